@@ -1,0 +1,425 @@
+"""The ``lendkit`` command: the operator's tool, built on the app factory.
+
+Every failure ends with a non-zero exit status and one line on stderr saying
+what was wrong (file, field and problem for configuration errors).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from core.config import ConfigError
+
+
+def _create_app():
+    from core.app import create_app
+
+    return create_app()
+
+
+class LendkitGroup(FlaskGroup):
+    """FlaskGroup plus the commands plugins add through ``register_commands``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(create_app=_create_app, add_version_option=False, load_dotenv=False, **kwargs)
+        self._plugin_commands_loaded = False
+        # lendkit always builds its own app: Flask's --app and --env-file would only confuse.
+        self.params = [p for p in self.params if p.name not in {"app", "env_file"}]
+
+    def _load_plugin_commands(self):
+        if not self._plugin_commands_loaded:
+            self._plugin_commands_loaded = True
+            from core.plugins import get_plugin_manager
+
+            get_plugin_manager().hook.register_commands(cli=self)
+
+    def get_command(self, ctx, name):
+        self._load_plugin_commands()
+        return super().get_command(ctx, name)
+
+    def list_commands(self, ctx):
+        self._load_plugin_commands()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=LendkitGroup, help="lendkit: run and operate a multi-tenant lending platform.")
+def cli():
+    pass
+
+
+# --------------------------------------------------------------------- db
+
+
+@cli.group()
+def db():
+    """Database schema (alembic migrations)."""
+
+
+def alembic_config():
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", current_app.config["LENDKIT_MIGRATIONS_DIR"])
+    cfg.set_main_option("sqlalchemy.url", current_app.config["SQLALCHEMY_DATABASE_URI"].replace("%", "%%"))
+    return cfg
+
+
+@db.command("upgrade")
+@click.argument("revision", default="heads")
+@with_appcontext
+def db_upgrade(revision):
+    """Migrate the database up to REVISION (default: every branch's newest)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(), revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision):
+    """Migrate the database down to REVISION (``base`` empties it)."""
+    from alembic import command
+
+    command.downgrade(alembic_config(), revision)
+
+
+@db.command("current")
+@with_appcontext
+def db_current():
+    """Show the database's revision."""
+    from alembic import command
+
+    command.current(alembic_config(), verbose=False)
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True, help="What the migration changes.")
+@click.option("--rev-id", required=True, help="The next number, e.g. 0002.")
+@with_appcontext
+def db_revision(message, rev_id):
+    """Write migration REV-ID from the difference between the models and the database."""
+    from alembic import command
+
+    slug = "_".join(message.lower().replace(",", " ").split())[:40]
+    command.revision(alembic_config(), message=message, autogenerate=True, rev_id=rev_id)
+    click.echo(f"review migrations/versions/{rev_id}_{slug}.py before committing")
+
+
+# ----------------------------------------------------------------- tenant
+
+
+@cli.group()
+def tenant():
+    """Tenants: the clients served by this deployment."""
+
+
+@tenant.command("sync")
+@click.option("--only", metavar="SLUG", help="Load only this tenant.")
+@with_appcontext
+def tenant_sync(only):
+    """Load or refresh tenants/*/tenant.yaml into the database."""
+    from core.tenancy.sync import sync_tenants
+
+    for result in sync_tenants(only=only):
+        click.echo(f"{result.slug}: {result.action}")
+
+
+@tenant.command("new")
+@click.option("--from", "source", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The requirements questionnaire (YAML).")
+@with_appcontext
+def tenant_new(source):
+    """Render tenants/<slug>/ from a requirements questionnaire and serve its demo site."""
+    from core.delivery.requirements import RequirementsError
+    from core.delivery.scaffold import new_tenant
+
+    try:
+        created = new_tenant(source)
+    except RequirementsError as exc:
+        for line in exc.lines():
+            click.echo(f"  {line}", err=True)
+        raise click.ClickException(f"{exc.path}: {len(exc.problems)} problem(s) to fix before the tenant can be built")
+    click.echo(f"{created.slug}: created {created.folder}")
+    for host in created.hosts:
+        click.echo(f"  http://{host}" + (":5000" if host.endswith(".localhost") else ""))
+
+
+def _tenant_or_fail(slug):
+    from core.tenancy.models import Tenant
+
+    found = Tenant.by_slug(slug)
+    if found is None:
+        raise click.ClickException(f"no tenant {slug!r}; run `lendkit tenant sync` first")
+    return found
+
+
+def _operator() -> str:
+    return os.environ.get("LENDKIT_OPERATOR") or os.environ.get("USER") or "operator"
+
+
+def _print_checks(checks) -> None:
+    for check in checks:
+        mark = "pass" if check.passed else "FAIL"
+        click.echo(f"  [{mark}] {check.name}" + (f": {check.detail}" if check.detail else ""))
+
+
+@tenant.command("advance")
+@click.argument("slug")
+@with_appcontext
+def tenant_advance(slug):
+    """Move SLUG to its next delivery stage if that stage's gate passes."""
+    from core.delivery import gates  # noqa: F401  (registers the gates)
+    from core.delivery.stages import StageError, advance
+
+    found = _tenant_or_fail(slug)
+    current = found.stage
+    try:
+        moved, target, checks = advance(found, actor=_operator())
+    except StageError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"{slug}: {current} → {target}")
+    _print_checks(checks)
+    if not moved:
+        raise click.ClickException(f"{slug} stays {current}: the {target} gate did not pass")
+    click.echo(f"{slug} is now {target}")
+
+
+@tenant.command("gates")
+@click.argument("slug")
+@with_appcontext
+def tenant_gates(slug):
+    """Run the gate of SLUG's next stage without moving it."""
+    from core.delivery import gates  # noqa: F401
+    from core.delivery.stages import next_stage, run_gate
+
+    found = _tenant_or_fail(slug)
+    target = next_stage(found.stage)
+    if target is None:
+        click.echo(f"{slug} is {found.stage}, the last stage")
+        return
+    click.echo(f"{slug}: {found.stage} → {target}")
+    _print_checks(run_gate(found, target))
+
+
+@tenant.command("send-back")
+@click.argument("slug")
+@click.option("--to", "to_stage", required=True, help="The earlier stage to return to.")
+@click.option("--reason", required=True, help="Why; recorded with the change.")
+@with_appcontext
+def tenant_send_back(slug, to_stage, reason):
+    """Return SLUG to an earlier delivery stage, with a reason."""
+    from core.delivery.stages import StageError, send_back
+
+    found = _tenant_or_fail(slug)
+    current = found.stage
+    try:
+        send_back(found, to_stage, actor=_operator(), reason=reason)
+    except StageError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"{slug}: {current} → {to_stage} ({reason})")
+
+
+@tenant.command("sign-off")
+@click.argument("slug")
+@click.option("--by", "signed_by", required=True, help="The client's signatory.")
+@with_appcontext
+def tenant_sign_off(slug, signed_by):
+    """Record the client's sign-off of the requirements and the demo."""
+    from core.delivery.stages import StageError, record_sign_off
+
+    found = _tenant_or_fail(slug)
+    try:
+        sign_off = record_sign_off(found, signed_by, recorded_by=_operator())
+    except StageError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"{slug}: signed off by {sign_off.signed_by}; requirements {sign_off.requirements_digest[:12]}, {sign_off.demo_version}")
+
+
+@tenant.command("manuals")
+@click.argument("slug")
+@with_appcontext
+def tenant_manuals(slug):
+    """Generate SLUG's operations manual and admin guide (HTML and PDF)."""
+    from core.delivery.manuals import generate_manuals
+
+    for path in generate_manuals(_tenant_or_fail(slug)):
+        click.echo(str(path))
+
+
+@tenant.command("export")
+@click.argument("slug")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Archive path (default instance/exports/<slug>-<time>.tar.gz).")
+@with_appcontext
+def tenant_export(slug, output):
+    """Write all of SLUG's data and its folder to one archive."""
+    from datetime import datetime, timezone
+
+    from core.delivery.offboarding import export_tenant
+
+    found = _tenant_or_fail(slug)
+    if output is None:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        output = Path(current_app.instance_path) / "exports" / f"{slug}-{stamp}.tar.gz"
+    manifest = export_tenant(found, output)
+    rows = sum(manifest["row_counts"].values())
+    click.echo(f"{slug}: {rows} rows in {len(manifest['row_counts'])} tables, {len(manifest['sha256'])} files -> {output}")
+
+
+@tenant.command("remove")
+@click.argument("slug")
+@click.option("--export", "archive", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The export made with `lendkit tenant export`.")
+@click.option("--confirm", required=True, help="Type the slug again to confirm.")
+@with_appcontext
+def tenant_remove(slug, archive, confirm):
+    """Delete SLUG's data and folder, only after a matching export."""
+    from core.delivery.offboarding import OffboardingError, remove_tenant
+
+    found = _tenant_or_fail(slug)
+    try:
+        deleted = remove_tenant(found, archive, confirm)
+    except OffboardingError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"{slug}: removed ({sum(deleted.values())} rows); its data remains in {archive}")
+
+
+@tenant.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_appcontext
+def tenant_list(as_json):
+    """List tenants with their hosts, locale, currency, theme and stage."""
+    from sqlalchemy import select
+
+    from core.extensions import db as database
+    from core.tenancy.models import Tenant
+
+    tenants = database.session.scalars(select(Tenant).order_by(Tenant.slug)).all()
+    rows = [
+        {
+            "slug": t.slug,
+            "name": t.name,
+            "hosts": [h.host for h in t.hosts],
+            "locale": t.default_locale,
+            "currency": t.currency,
+            "theme": t.theme,
+            "stage": t.stage,
+        }
+        for t in tenants
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no tenants; run `lendkit tenant sync`")
+    for row in rows:
+        click.echo(
+            f"{row['slug']:<16} {row['name']:<24} {row['locale']:<6} {row['currency']} "
+            f"{row['theme']:<10} {row['stage']:<12} {', '.join(row['hosts'])}"
+        )
+
+
+@tenant.command("seed")
+@click.argument("slug", required=False)
+@with_appcontext
+def tenant_seed(slug):
+    """Load demo data from tenants/<slug>/seed/ (every tenant when SLUG is left out)."""
+    from sqlalchemy import select
+
+    from core.extensions import db as database
+    from core.notices.seed import seed_notices
+    from core.tenancy import tenant_context
+    from core.tenancy.models import Tenant
+
+    query = select(Tenant).order_by(Tenant.slug)
+    if slug:
+        query = query.where(Tenant.slug == slug)
+    tenants = database.session.scalars(query).all()
+    if slug and not tenants:
+        raise click.ClickException(f"no tenant {slug!r}; run `lendkit tenant sync` first")
+    root = Path(current_app.config["LENDKIT_TENANTS_DIR"])
+    for item in tenants:
+        with tenant_context(item):
+            count = seed_notices(root / item.slug / "seed" / "notices.yaml")
+            database.session.commit()
+        click.echo(f"{item.slug}: {count} notices")
+
+
+# ---------------------------------------------------------------- plugins
+
+
+@cli.group("plugin")
+def plugin_group():
+    """Provider plugins: scaffold a new one."""
+
+
+@plugin_group.command("new")
+@click.option("--family", required=True, type=click.Choice(["sms", "custody", "credit_bureau"]), help="What the provider provides.")
+@click.option("--name", required=True, help="The provider's name in tenant.yaml, e.g. acme-sms.")
+@click.option("--title", default="", help="One line describing it.")
+@click.option("--output", default=".", type=click.Path(file_okay=False, path_type=Path), help="Where to write lendkit-<name>/.")
+def plugin_new(family, name, title, output):
+    """Render a provider plugin package with its tests from scaffolding/plugin/."""
+    from core.delivery.scaffold import new_plugin
+
+    try:
+        target = new_plugin(family, name, title, output)
+    except ValueError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"created {target}; `pip install -e {target}` then `lendkit plugins`")
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins_command(as_json):
+    """List plugins and the providers each registers."""
+    from core.app import create_app
+    from core.plugins import plugin_summary
+
+    with create_app().app_context():
+        rows = plugin_summary()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['name']}  ({row['distribution']})")
+        for family, names in row["providers"].items():
+            click.echo(f"    {family}: {', '.join(names) or '-'}")
+        click.echo(f"    hooks: {', '.join(row['hooks'])}")
+
+
+def main(argv=None) -> None:
+    """Console-script entry point: one clear line and exit 1 (2 for usage) on failure."""
+    from core.tenancy.config import TenantConfigError
+
+    try:
+        cli.main(args=argv, prog_name="lendkit", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("lendkit: aborted", err=True)
+        sys.exit(1)
+    except click.UsageError as exc:
+        where = f" ({exc.ctx.command_path})" if exc.ctx else ""
+        click.echo(f"lendkit: {exc.format_message()}{where}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"lendkit: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except (TenantConfigError, ConfigError) as exc:
+        click.echo(f"lendkit: {exc}", err=True)
+        sys.exit(1)
+    except SystemExit:
+        raise
+    except Exception as exc:  # last resort: still one line, never a traceback wall
+        if os.environ.get("LENDKIT_DEBUG"):
+            raise
+        click.echo(f"lendkit: {type(exc).__name__}: {exc}".splitlines()[0], err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

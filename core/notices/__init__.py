@@ -1,0 +1,1 @@
+"""Notices: the announcements and disclosures a tenant publishes on its site."""
