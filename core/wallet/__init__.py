@@ -1,0 +1,1 @@
+"""The wallet: a user's custody balances, deposits, withdrawals and money history."""

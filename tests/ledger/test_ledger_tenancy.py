@@ -1,0 +1,58 @@
+"""Two tenants' books never meet: same codes and keys at both, nothing visible across."""
+import pytest
+from sqlalchemy import func, select
+
+from core.extensions import db
+from core.ledger import journal
+from core.ledger.balances import verify
+from core.ledger.chart import account, accounts, open_platform_accounts, open_user_accounts
+from core.ledger.models import JournalEntry, JournalLine
+from core.tenancy import tenant_context
+
+CLEARING = "platform:bank_clearing"
+
+
+def _fund(user_id, amount, key):
+    return journal.record([(CLEARING, amount), (f"user:{user_id}:available", -amount)], key=key, kind="deposit")
+
+
+def test_entries_accounts_and_keys_are_per_tenant(app, tenant_a, tenant_b):
+    with tenant_context(tenant_a):
+        open_platform_accounts()
+        open_user_accounts(1)
+        alpha_entry = _fund(1, 500, "same-key")
+        alpha_id = alpha_entry.id
+    with tenant_context(tenant_b):
+        open_platform_accounts()
+        open_user_accounts(1)
+        assert account(CLEARING).balance == 0  # beta's own account with the same code
+        assert journal.entry_by_key("same-key") is None
+        beta_entry = _fund(1, 7, "same-key")  # the same key at another tenant is another entry
+        assert beta_entry.id != alpha_id
+        assert db.session.get(JournalEntry, alpha_id) is None
+        assert db.session.scalar(select(func.count(JournalLine.id))) == 2
+        assert {a.currency for a in accounts()} == {"USD"}
+        assert verify() == []
+    with tenant_context(tenant_a):
+        assert account("user:1:available").posted_balance == 500
+        assert {a.currency for a in accounts()} == {"CNY"}
+
+
+def test_a_tenant_cannot_post_void_or_reverse_another_tenants_entry(app, tenant_a, tenant_b):
+    with tenant_context(tenant_a):
+        open_platform_accounts()
+        open_user_accounts(1)
+        _fund(1, 500, "dep")
+        hold = journal.record([("user:1:available", 100), (CLEARING, -100)], key="w", kind="withdraw", pending=True)
+        hold_id, posted_id = hold.id, journal.entry_by_key("dep").id
+    with tenant_context(tenant_b):
+        for action in (journal.post, journal.void):
+            with pytest.raises(LookupError):
+                action(hold_id)
+        with pytest.raises(LookupError):
+            journal.reverse(posted_id, "steal")
+        with pytest.raises(journal.UnknownAccount):  # alpha's accounts do not exist here
+            _fund(1, 1, "x")
+    with tenant_context(tenant_a):
+        assert journal.entry_by_key("w").state == "pending"
+        assert account("user:1:available").spendable == 400
