@@ -1,0 +1,72 @@
+"""The core's compliance rule packs, registered as a built-in plugin (``core.plugins.DEFAULT_PLUGINS``).
+
+``cn-2016``
+    China's *Interim Measures for the Administration of the Business
+    Activities of Online Lending Information Intermediaries*
+    (《网络借贷信息中介机构业务活动管理暂行办法》, CBRC, MIIT, MPS and CAC
+    Order 2016 No. 1, 24 August 2016):
+
+    * Article 17 — borrowing balance caps: a natural person at most
+      CNY 200,000 on one platform and CNY 1,000,000 across all platforms; a
+      legal person or other organisation at most CNY 1,000,000 on one platform
+      and CNY 5,000,000 across all platforms.
+    * Article 10 item (3) (and Article 3: no credit enhancement) — an
+      intermediary may not guarantee lenders' principal or interest, directly
+      or indirectly, so a risk reserve paying investors (垫付,
+      ``risk.reserve_pays_investors``) cannot be switched on.
+    * The caps are in CNY, so a cn-2016 tenant keeps its books in CNY.
+
+``none``
+    No regulatory caps or configuration rules (markets without such rules;
+    the tenant's own grade limits still apply).
+"""
+from __future__ import annotations
+
+from core import hookimpl
+from core.credit.compliance import ALL_PLATFORMS, PLATFORM, Cap, CompliancePack
+
+YUAN = 100
+
+
+class Cn2016(CompliancePack):
+    name = "cn-2016"
+    title = "China 2016 interim measures for online lending intermediaries"
+
+    CAPS = {
+        "person": (
+            Cap("cn-2016 §17", PLATFORM, 200_000 * YUAN),
+            Cap("cn-2016 §17", ALL_PLATFORMS, 1_000_000 * YUAN),
+        ),
+        "enterprise": (
+            Cap("cn-2016 §17", PLATFORM, 1_000_000 * YUAN),
+            Cap("cn-2016 §17", ALL_PLATFORMS, 5_000_000 * YUAN),
+        ),
+    }
+
+    def caps(self, borrower_type):
+        return self.CAPS[borrower_type]
+
+    def check_config(self, config):
+        problems = {}
+        if config.get("currency") != "CNY":
+            problems["currency"] = (
+                f"cn-2016 §17: the borrowing caps are set in CNY, so a cn-2016 tenant must use "
+                f"currency CNY, not {config.get('currency')}"
+            )
+        if (config.get("risk") or {}).get("reserve_pays_investors"):
+            problems["risk.reserve_pays_investors"] = (
+                "cn-2016 §10(3): an online lending intermediary may not guarantee lenders' principal or "
+                "interest, directly or indirectly; a risk reserve paying investors (垫付) is such a "
+                "guarantee, so this must stay false"
+            )
+        return problems
+
+
+class NoRules(CompliancePack):
+    name = "none"
+    title = "No regulatory caps"
+
+
+@hookimpl
+def register_compliance_packs():
+    return {Cn2016.name: Cn2016(), NoRules.name: NoRules()}
