@@ -1,0 +1,243 @@
+"""Bid storm: many investors bid into one listing at once, over HTTP, on PostgreSQL.
+
+A database ``lendkit_loans_scratch`` is created next to the one in
+--database-url (dropped and made anew each run), tenant ``alpha`` of the test
+tenants is loaded with a borrower, two staff members and --investors funded
+investors (each with an API token), and one loan of --amount is listed. A
+real server (werkzeug, threaded, in a separate process) serves the site on
+127.0.0.1; --investors client threads each POST --bids-each bids of
+--bid minor units to ``/api/v1/loans/<id>/bids`` as fast as they can.
+
+Printed: accepted bids per second, p50/p99 latency of every request, and the
+oversubscription check (Σ live bids − amount, which must be 0) plus the
+double-freeze check (custody instructions per bid, which must be 1).
+
+    .venv/bin/python bench/bid_storm.py --database-url postgresql://postgres@127.0.0.1:5432/test
+
+Transaction passwords are hashed with the cheap argon2 parameters of
+LENDKIT_ENV=testing unless --production-hash is given (see docs/benchmarks.md).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "lending"))
+
+SCRATCH_DB = "lendkit_loans_scratch"
+
+
+def scratch_url(base: str, name: str = SCRATCH_DB) -> str:
+    url = make_url(base)
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_scratch(base: str) -> None:
+    admin = sa.create_engine(make_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for name in (SCRATCH_DB, SCRATCH_DB + "_bank"):
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def use_bank_database(app, base: str) -> None:
+    """Point tenant alpha's sandbox bank at its own PostgreSQL database (a bank is its own server;
+    the embedded SQLite file serialises every instruction of every app process)."""
+    from core.extensions import db
+    from core.tenancy.models import Tenant
+
+    bank_url = scratch_url(base, SCRATCH_DB + "_bank")
+    with app.app_context():
+        tenant = Tenant.by_slug("alpha")
+        config = dict(tenant.config)
+        providers = dict(config["providers"])
+        providers["custody"] = {"name": "sandbox", "settings": {"database_url": bank_url}}
+        config["providers"] = providers
+        tenant.config = config
+        db.session.commit()
+
+
+def app_config(url: str, instance: Path, production_hash: bool = False) -> dict:
+    return {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "LENDKIT_ENV": "development" if production_hash else "testing",
+        "LENDKIT_TENANTS_DIR": str(ROOT / "tests" / "data" / "tenants"),
+        "LENDKIT_INSTANCE_PATH": str(instance),
+        "WTF_CSRF_ENABLED": False,
+        # a bounded pool: requests beyond it wait for a connection instead of failing
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 40, "max_overflow": 0, "pool_timeout": 600},
+        "SECRET_KEY": "bench-secret-key-0123456789abcdef",
+    }
+
+
+def migrate_and_sync(app) -> None:
+    """Every migration, then any table whose migration has not landed yet, then the test tenants."""
+    from alembic import command
+
+    from core.cli import alembic_config
+    from core.extensions import db
+    from core.tenancy.sync import sync_tenants
+
+    with app.app_context():
+        command.upgrade(alembic_config(), "heads")
+        import core.custody.models  # noqa: F401
+        import core.ledger.models  # noqa: F401
+
+        present = set(sa.inspect(db.engine).get_table_names())
+        db.metadata.create_all(db.engine, tables=[t for t in db.metadata.sorted_tables if t.name not in present])
+        sync_tenants()
+
+
+def serve(url: str, instance: str, port: int, production_hash: bool) -> None:
+    """The server process: the lendkit app on 127.0.0.1:<port>, threaded."""
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    from core.app import create_app
+
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs):
+            pass
+
+    app = create_app(app_config(url, Path(instance), production_hash))
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=Quiet)
+    print("ready", flush=True)
+    server.serve_forever()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("LENDKIT_BENCH_DATABASE_URL",
+                                                                  "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--investors", type=int, default=200)
+    parser.add_argument("--bids-each", type=int, default=3)
+    parser.add_argument("--bid", type=int, default=10_000)
+    parser.add_argument("--amount", type=int, default=5_000_000)
+    parser.add_argument("--port", type=int, default=18931)
+    parser.add_argument("--servers", type=int, default=os.cpu_count() or 2,
+                        help="app server processes (ports --port, --port+1, …), as behind a load balancer")
+    parser.add_argument("--production-hash", action="store_true")
+    parser.add_argument("--bank", choices=("postgresql", "sqlite"), default="postgresql",
+                        help="where the sandbox bank keeps its books (default: its own PostgreSQL database)")
+    parser.add_argument("--serve", nargs=2, metavar=("URL", "INSTANCE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve[0], args.serve[1], args.port, args.production_hash)
+        return
+
+    import tempfile
+
+    import requests
+
+    from core.app import create_app
+    from core.extensions import db
+    from core.tenancy import tenant_context
+    from core.tenancy.models import Tenant
+
+    instance = Path(tempfile.mkdtemp(prefix="lendkit-bidstorm-"))
+    os.chdir(instance)
+    url = scratch_url(args.database_url)
+    app = create_app(app_config(url, instance, args.production_hash))
+    migrate_and_sync(app)
+    if args.bank == "postgresql":
+        use_bank_database(app, args.database_url)
+    started = time.perf_counter()
+    with app.app_context():
+        from lending_support import TX_PASSWORD, World
+
+        from core import jobs
+
+        jobs.init_app(app)
+        tenant = Tenant.by_slug("alpha")
+        with tenant_context(tenant):
+            world = World()
+            world.open_platform()
+            borrower = world.user("borrower")
+            loan = world.listed_loan(borrower, world.staff("reviewer"), world.staff("risk_officer"), amount=args.amount)
+            investors = [world.user("investor", funds=args.bid * args.bids_each) for _ in range(args.investors)]
+            tokens = [world.token(inv) for inv in investors]
+            loan_id = loan.id
+        db.session.remove()
+    print(f"setup: {args.investors} funded investors, loan of {args.amount} in {time.perf_counter() - started:.1f} s")
+
+    servers = [subprocess.Popen([sys.executable, __file__, "--serve", url, str(instance), "--port", str(args.port + k)]
+                                + (["--production-hash"] if args.production_hash else []),
+                                stdout=subprocess.PIPE, cwd=instance) for k in range(args.servers)]
+    try:
+        for server in servers:
+            assert server.stdout.readline().strip() == b"ready"
+        bases = [f"http://127.0.0.1:{args.port + k}/api/v1/loans/{loan_id}/bids" for k in range(args.servers)]
+        latencies: list[float] = []
+        outcomes: dict[int, int] = {}
+        lock = threading.Lock()
+        gate = threading.Barrier(args.investors + 1)
+
+        def investor(n: int) -> None:
+            session = requests.Session()
+            headers = dict(tokens[n], Host="alpha.test")
+            gate.wait()
+            for k in range(args.bids_each):
+                body = {"amount": args.bid, "transaction_password": TX_PASSWORD, "key": f"storm-{n}-{k}"}
+                t0 = time.perf_counter()
+                response = session.post(bases[n % len(bases)], json=body, headers=headers, timeout=120)
+                elapsed = time.perf_counter() - t0
+                with lock:
+                    latencies.append(elapsed)
+                    outcomes[response.status_code] = outcomes.get(response.status_code, 0) + 1
+
+        threads = [threading.Thread(target=investor, args=(n,)) for n in range(args.investors)]
+        for t in threads:
+            t.start()
+        gate.wait()
+        t0 = time.perf_counter()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - t0
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
+
+    with app.app_context(), tenant_context(Tenant.by_slug("alpha")):
+        from sqlalchemy import func, select
+
+        from core.custody.models import CustodyInstruction
+        from core.lending.models import Bid, Loan
+
+        loan = db.session.get(Loan, loan_id)
+        live = db.session.scalar(select(func.coalesce(func.sum(Bid.amount), 0))
+                                 .where(Bid.loan_id == loan_id, Bid.state.in_(("frozen", "settled"))))
+        accepted = db.session.scalar(select(func.count(Bid.id)).where(Bid.loan_id == loan_id, Bid.state.in_(("frozen", "settled"))))
+        keys = [f"bid:{i}" for i in db.session.scalars(select(Bid.id).where(Bid.loan_id == loan_id))]
+        per_key = db.session.execute(select(CustodyInstruction.idempotency_key, func.count())
+                                     .where(CustodyInstruction.idempotency_key.in_(keys))
+                                     .group_by(CustodyInstruction.idempotency_key)).all()
+        status = loan.status
+    latencies.sort()
+    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+    print(f"requests: {len(latencies)} in {wall:.2f} s; HTTP statuses {dict(sorted(outcomes.items()))}")
+    print(f"accepted bids: {accepted} → {accepted / wall:.0f} bids/s; all requests {len(latencies) / wall:.0f} req/s")
+    print(f"latency p50 {p(0.50):.0f} ms, p99 {p(0.99):.0f} ms, mean {statistics.mean(latencies) * 1000:.0f} ms")
+    print(f"oversubscription: {live - args.amount} (Σ live bids {live} vs amount {args.amount}); loan {status}")
+    print(f"freezes per bid: {sorted({c for _, c in per_key})} (must be [1])")
+    drop_scratch(args.database_url)
+
+
+if __name__ == "__main__":
+    main()

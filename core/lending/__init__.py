@@ -1,0 +1,1 @@
+"""Loans: products, schedules, listings, bidding, repayment."""
