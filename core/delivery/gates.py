@@ -1,0 +1,208 @@
+"""The gate of each delivery stage: what must be true before a tenant enters it.
+
+Each check says what it looked at and why it passed or failed. A check whose
+part of lendkit does not exist yet fails with that reason; it never passes
+by default.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from core.config import DEV_SECRET_KEY
+from core.delivery.stages import Check, demo_version, file_digest, gate, tenant_folder
+from core.extensions import db
+from core.plugins import provider_registry
+from core.tenancy import tenant_context
+from core.tenancy.config import PROVIDER_FAMILIES, TenantConfigError, load_tenant_folder
+from core.tenancy.models import Tenant
+
+#: Providers meant for development and demos only.
+DEVELOPMENT_PROVIDERS = {"custody": {"sandbox"}, "sms": {"console"}, "credit_bureau": {"sandbox"}}
+
+
+def _page(tenant: Tenant, path: str):
+    host = next((h.host for h in tenant.hosts), None)
+    client = current_app.test_client()
+    return client.get(path, headers={"Host": host})
+
+
+@gate("demo")
+def demo_gate(tenant: Tenant) -> list[Check]:
+    checks = []
+    response = _page(tenant, "/")
+    text = response.get_data(as_text=True)
+    checks.append(
+        Check(
+            "home page renders",
+            response.status_code == 200 and tenant.name in text,
+            f"GET / answered {response.status_code}" + ("" if tenant.name in text else f", without the name {tenant.name!r}"),
+        )
+    )
+    from core.notices.models import Notice
+
+    with tenant_context(tenant):
+        notices = db.session.scalar(select(func.count()).select_from(Notice))
+    checks.append(Check("demo data loaded", notices > 0, f"{notices} notices" + ("" if notices else "; run `lendkit tenant seed`")))
+    response = _page(tenant, "/loans")
+    checks.append(Check("the loan listings render", response.status_code == 200, f"GET /loans answered {response.status_code}"))
+    return checks
+
+
+@gate("confirmed")
+def confirmed_gate(tenant: Tenant) -> list[Check]:
+    from core.delivery.models import SignOff
+
+    sign_off = db.session.scalar(
+        select(SignOff).where(SignOff.tenant_id == tenant.id).order_by(SignOff.signed_at.desc(), SignOff.id.desc())
+    )
+    if sign_off is None:
+        return [Check("sign-off recorded", False, f"none; record it with `lendkit tenant sign-off {tenant.slug} --by NAME`")]
+    checks = [Check("sign-off recorded", True, f"by {sign_off.signed_by} on {sign_off.signed_at:%Y-%m-%d}, recorded by {sign_off.recorded_by}")]
+    requirements = tenant_folder(tenant) / "requirements.yaml"
+    current = file_digest(requirements) if requirements.is_file() else "(missing)"
+    checks.append(
+        Check(
+            "requirements unchanged since sign-off",
+            current == sign_off.requirements_digest,
+            f"signed {sign_off.requirements_digest[:12]}, now {current[:12]}",
+        )
+    )
+    checks.append(
+        Check(
+            "demo unchanged since sign-off",
+            demo_version(tenant) == sign_off.demo_version,
+            f"signed {sign_off.demo_version}, now {demo_version(tenant)}",
+        )
+    )
+    return checks
+
+
+@gate("configured")
+def configured_gate(tenant: Tenant) -> list[Check]:
+    checks = []
+    try:
+        load_tenant_folder(tenant_folder(tenant), provider_registry())
+        checks.append(Check("tenant.yaml valid (branding, providers)", True, "validated"))
+    except TenantConfigError as exc:
+        checks.append(Check("tenant.yaml valid (branding, providers)", False, str(exc)))
+    registry = provider_registry()
+    for family, label in PROVIDER_FAMILIES.items():
+        choice = tenant.config["providers"][family]
+        name = choice["name"]
+        production = name not in DEVELOPMENT_PROVIDERS[family]
+        checks.append(Check(f"production {label} chosen", production, f"{name}" + ("" if production else " is for development and demos only")))
+        provider_class = registry.get(family, {}).get(name)
+        if provider_class is None:
+            checks.append(Check(f"{label} reachable", False, f"provider {name!r} is not installed"))
+            continue
+        try:
+            provider = provider_class(choice.get("settings", {}), tenant_slug=tenant.slug)
+            check = getattr(provider, "check", None)
+            if check is None:
+                checks.append(Check(f"{label} reachable", False, f"{name} offers no reachability check"))
+            else:
+                check()
+                checks.append(Check(f"{label} reachable", True, f"{name} answered"))
+        except Exception as exc:  # any failure to reach the provider is a failed check
+            checks.append(Check(f"{label} reachable", False, f"{name}: {exc}"))
+    products = tenant.config.get("products")
+    checks.append(
+        Check("loan products valid", bool(products), f"{len(products)} products" if products else "no loan products configured (the loan lifecycle adds them)")
+    )
+    return checks
+
+
+@gate("tested")
+def tested_gate(tenant: Tenant) -> list[Check]:
+    return [Check("acceptance suite passes", False, "the acceptance suite is generated from loan products, which this lendkit does not have yet")]
+
+
+@gate("delivered")
+def delivered_gate(tenant: Tenant) -> list[Check]:
+    folder = tenant_folder(tenant) / "manuals"
+    checks = []
+    for name in ("operations-manual", "admin-guide"):
+        for suffix in ("html", "pdf"):
+            path = folder / f"{name}.{suffix}"
+            checks.append(Check(f"{name}.{suffix} generated", path.is_file(), str(path.relative_to(tenant_folder(tenant).parent)) + ("" if path.is_file() else " missing")))
+    return checks
+
+
+#: Staff roles a tenant needs before go-live when its questionnaire names none.
+REQUIRED_ROLES = ("tenant_admin", "reviewer", "risk_officer", "finance")
+
+
+def required_roles(tenant: Tenant) -> list[str]:
+    """The roles named in the tenant's requirements.yaml ``staff`` list, else :data:`REQUIRED_ROLES`."""
+    import yaml
+
+    path = tenant_folder(tenant) / "requirements.yaml"
+    if path.is_file():
+        staff = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("staff") or []
+        roles = sorted({s.get("role") for s in staff if isinstance(s, dict) and s.get("role")})
+        if roles:
+            return roles
+    return list(REQUIRED_ROLES)
+
+
+@gate("trained")
+def trained_gate(tenant: Tenant) -> list[Check]:
+    from core.accounts.models import User, UserRole
+
+    checks = []
+    with tenant_context(tenant):
+        for role in required_roles(tenant):
+            users = db.session.scalars(select(User).join(UserRole, UserRole.user_id == User.id).where(UserRole.role == role)).all()
+            enrolled = [u for u in users if u.totp_confirmed_at is not None]
+            detail = f"{len(enrolled)} of {len(users)} with two-factor sign-in" if users else f"nobody holds {role}; `lendkit staff create --tenant {tenant.slug} --role {role}`"
+            checks.append(Check(f"{role} with two-factor sign-in", bool(enrolled), detail))
+    return checks
+
+
+@gate("data_loaded")
+def data_loaded_gate(tenant: Tenant) -> list[Check]:
+    return [Check("base data imported and reconciled", False, "base-data import is not part of this lendkit yet")]
+
+
+@gate("live")
+def live_gate(tenant: Tenant) -> list[Check]:
+    config = current_app.config
+    checks = []
+    for family, label in PROVIDER_FAMILIES.items():
+        name = tenant.config["providers"][family]["name"]
+        ok = name not in DEVELOPMENT_PROVIDERS[family]
+        checks.append(Check(f"no sandbox {label}", ok, name))
+    production = config["LENDKIT_ENV"] == "production"
+    checks.append(Check("running in production mode", production, f"LENDKIT_ENV={config['LENDKIT_ENV']}"))
+    public_hosts = [h.host for h in tenant.hosts if not h.host.endswith((".localhost", ".test", ".example", ".invalid"))]
+    checks.append(Check("public host names", bool(public_hosts), ", ".join(public_hosts) or "only development host names"))
+    checks.append(Check("HTTPS only (secure cookies)", bool(config.get("SESSION_COOKIE_SECURE")), "SESSION_COOKIE_SECURE is " + str(bool(config.get("SESSION_COOKIE_SECURE")))))
+    real_key = config["SECRET_KEY"] != DEV_SECRET_KEY and len(config["SECRET_KEY"]) >= 32
+    checks.append(Check("secret key set", real_key, "LENDKIT_SECRET_KEY " + ("set" if real_key else "is missing or the development key")))
+    backups = config.get("LENDKIT_BACKUP_TARGET") or ""
+    checks.append(Check("backups configured", bool(backups), backups or "set LENDKIT_BACKUP_TARGET to where nightly backups go"))
+    legal = tenant_folder(tenant) / "legal"
+    for locale in tenant.locales:
+        for document in ("terms", "privacy"):
+            present = any((legal / f"{document}.{locale}.{ext}").is_file() for ext in ("md", "html"))
+            checks.append(Check(f"{document} ({locale}) present", present, f"legal/{document}.{locale}.md"))
+        present = (legal / f"loan_contract.{locale}.html").is_file()
+        checks.append(Check(f"loan contract template ({locale}) present", present, f"legal/loan_contract.{locale}.html"))
+    return checks
+
+
+@gate("operating")
+def operating_gate(tenant: Tenant) -> list[Check]:
+    from core.custody.models import ReconciliationRun
+
+    with tenant_context(tenant):
+        first = db.session.scalar(select(ReconciliationRun).order_by(ReconciliationRun.day, ReconciliationRun.id))
+        if first is None:
+            return [Check("first day's reconciliation clean", False, f"no reconciliation yet; `lendkit reconcile --tenant {tenant.slug} --date YYYY-MM-DD`")]
+        latest = db.session.scalar(
+            select(ReconciliationRun).where(ReconciliationRun.day == first.day).order_by(ReconciliationRun.id.desc())
+        )
+        return [Check("first day's reconciliation clean", latest.status == "clean", f"{latest.day}: {latest.status}, {latest.difference_count} differences")]

@@ -1,0 +1,148 @@
+"""The delivery stages and their gates.
+
+``requirements → demo → confirmed → configured → tested → delivered → trained
+→ data_loaded → live → operating``. A tenant moves to the next stage only when
+that stage's gate passes; every check is reported with pass/fail and why, and
+every change is recorded (:class:`~core.delivery.models.StageChange`) and
+announced through the ``tenant_stage_changed`` hook. A stage can be sent back
+with a reason.
+
+A gate is a function ``gate(tenant) -> list[Check]`` registered with
+:func:`gate`. Gates whose parts have not been built yet report a failing
+check saying so, rather than passing silently.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Callable
+
+from flask import current_app
+
+from core.extensions import db
+from core.tenancy.models import Tenant
+
+STAGES = (
+    "requirements",
+    "demo",
+    "confirmed",
+    "configured",
+    "tested",
+    "delivered",
+    "trained",
+    "data_loaded",
+    "live",
+    "operating",
+)
+
+
+class StageError(Exception):
+    """A stage change that cannot happen; the message says why."""
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+GATES: dict[str, Callable[[Tenant], list[Check]]] = {}
+
+
+def gate(stage: str):
+    """Register the gate a tenant must pass to enter ``stage``."""
+
+    def register(function):
+        GATES[stage] = function
+        return function
+
+    return register
+
+
+def next_stage(stage: str) -> str | None:
+    index = STAGES.index(stage)
+    return STAGES[index + 1] if index + 1 < len(STAGES) else None
+
+
+def tenant_folder(tenant: Tenant) -> Path:
+    return Path(current_app.config["LENDKIT_TENANTS_DIR"]) / tenant.slug
+
+
+def run_gate(tenant: Tenant, stage: str) -> list[Check]:
+    function = GATES.get(stage)
+    if function is None:
+        return [Check("gate", False, f"no gate is defined for {stage}")]
+    try:
+        return function(tenant)
+    except Exception as exc:  # a gate that crashes fails, it never passes
+        return [Check("gate", False, f"the gate failed to run: {type(exc).__name__}: {exc}")]
+
+
+def _record(tenant: Tenant, to_stage: str, action: str, actor: str, reason: str, checks: list[Check]):
+    from core.delivery.models import StageChange
+    from core.plugins import get_plugin_manager
+
+    old = tenant.stage
+    db.session.add(
+        StageChange(
+            tenant_id=tenant.id, from_stage=old, to_stage=to_stage, action=action,
+            actor=actor, reason=reason, checks=[asdict(c) for c in checks],
+        )
+    )
+    tenant.stage = to_stage
+    get_plugin_manager().hook.tenant_stage_changed(tenant=tenant, old_stage=old, new_stage=to_stage, actor=actor, reason=reason)
+    db.session.commit()
+
+
+def advance(tenant: Tenant, actor: str) -> tuple[bool, str | None, list[Check]]:
+    """Try to move ``tenant`` to its next stage; returns (moved, target, checks)."""
+    target = next_stage(tenant.stage)
+    if target is None:
+        raise StageError(f"{tenant.slug} is already {tenant.stage}, the last stage")
+    checks = run_gate(tenant, target)
+    passed = bool(checks) and all(c.passed for c in checks)
+    if passed:
+        _record(tenant, target, "advance", actor, "", checks)
+    return passed, target, checks
+
+
+def send_back(tenant: Tenant, to_stage: str, actor: str, reason: str) -> None:
+    """Return ``tenant`` to an earlier stage; the reason is required and recorded."""
+    if to_stage not in STAGES:
+        raise StageError(f"unknown stage {to_stage!r} (stages: {', '.join(STAGES)})")
+    if STAGES.index(to_stage) >= STAGES.index(tenant.stage):
+        raise StageError(f"{to_stage} is not earlier than {tenant.stage}")
+    if not reason.strip():
+        raise StageError("a reason is required to send a tenant back")
+    _record(tenant, to_stage, "send_back", actor, reason.strip(), [])
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def demo_version(tenant: Tenant) -> str:
+    return f"lendkit {version('lendkit')} / tenant.yaml {tenant.config_digest[:12]}"
+
+
+def record_sign_off(tenant: Tenant, signed_by: str, recorded_by: str):
+    """Record the client's sign-off of the requirements and the demo they saw."""
+    from core.delivery.models import SignOff
+
+    if tenant.stage != "demo":
+        raise StageError(f"a sign-off is recorded at the demo stage; {tenant.slug} is {tenant.stage}")
+    requirements = tenant_folder(tenant) / "requirements.yaml"
+    if not requirements.is_file():
+        raise StageError(f"tenants/{tenant.slug}/requirements.yaml is missing; there is nothing to sign off")
+    if not signed_by.strip():
+        raise StageError("the signatory's name is required")
+    sign_off = SignOff(
+        tenant_id=tenant.id, signed_by=signed_by.strip(), recorded_by=recorded_by,
+        requirements_digest=file_digest(requirements), demo_version=demo_version(tenant),
+    )
+    db.session.add(sign_off)
+    db.session.commit()
+    return sign_off

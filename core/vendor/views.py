@@ -1,0 +1,141 @@
+"""Vendor console pages (vendor host only)."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from core.delivery import gates  # noqa: F401  (registers the gates)
+from core.delivery.models import SignOff, StageChange
+from core.delivery.stages import STAGES, StageError, advance, next_stage, record_sign_off, run_gate, send_back
+from core.extensions import db
+from core.tenancy.models import Tenant
+from core.vendor.auth import SignInRefused, operator_required, sign_in
+from core.vendor.forms import ActionForm, LoginForm, SendBackForm, SignOffForm
+
+vendor = Blueprint("vendor", __name__, url_prefix="/console")
+
+
+def _tenant(slug: str) -> Tenant:
+    tenant = Tenant.by_slug(slug)
+    if tenant is None:
+        abort(404)
+    return tenant
+
+
+@vendor.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            sign_in(form.login.data, form.password.data, form.code.data)
+        except SignInRefused as exc:
+            flash(str(exc), "error")
+        else:
+            target = request.args.get("next", "")
+            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("vendor.tenants"))
+    return render_template("vendor/login.html", form=form)
+
+
+@vendor.route("/logout", methods=["POST"])
+def logout():
+    from flask import session
+
+    if ActionForm().validate_on_submit():
+        session.clear()
+    return redirect(url_for("vendor.login"))
+
+
+@vendor.route("/")
+@operator_required
+def tenants():
+    rows = []
+    for tenant in db.session.scalars(select(Tenant).order_by(Tenant.slug)):
+        last = db.session.scalar(
+            select(StageChange).where(StageChange.tenant_id == tenant.id).order_by(StageChange.at.desc(), StageChange.id.desc())
+        )
+        rows.append({"tenant": tenant, "next": next_stage(tenant.stage), "last": last, "progress": STAGES.index(tenant.stage)})
+    return render_template("vendor/tenants.html", rows=rows, stages=STAGES)
+
+
+@vendor.route("/tenants/<slug>")
+@operator_required
+def tenant(slug):
+    found = _tenant(slug)
+    target = next_stage(found.stage)
+    checks = run_gate(found, target) if target else []
+    history = db.session.scalars(
+        select(StageChange).where(StageChange.tenant_id == found.id).order_by(StageChange.at.desc(), StageChange.id.desc())
+    ).all()
+    sign_offs = db.session.scalars(select(SignOff).where(SignOff.tenant_id == found.id).order_by(SignOff.signed_at.desc())).all()
+    send_back_form = SendBackForm()
+    send_back_form.to_stage.choices = [(s, s) for s in STAGES[: STAGES.index(found.stage)]]
+    return render_template(
+        "vendor/tenant.html", t=found, target=target, checks=checks, history=history, sign_offs=sign_offs,
+        stages=STAGES, action_form=ActionForm(), send_back_form=send_back_form, sign_off_form=SignOffForm(),
+    )
+
+
+@vendor.route("/tenants/<slug>/advance", methods=["POST"])
+@operator_required
+def tenant_advance(slug):
+    found = _tenant(slug)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        moved, target, checks = advance(found, actor=g.operator.name)
+    except StageError as exc:
+        flash(str(exc), "error")
+    else:
+        if moved:
+            flash(_("%(name)s moved to %(stage)s.", name=found.name, stage=target), "success")
+        else:
+            failed = sum(1 for c in checks if not c.passed)
+            flash(_("The %(stage)s gate did not pass: %(count)d check(s) failed.", stage=target, count=failed), "error")
+    return redirect(url_for("vendor.tenant", slug=slug))
+
+
+@vendor.route("/tenants/<slug>/send-back", methods=["POST"])
+@operator_required
+def tenant_send_back(slug):
+    found = _tenant(slug)
+    form = SendBackForm()
+    form.to_stage.choices = [(s, s) for s in STAGES[: STAGES.index(found.stage)]]
+    if form.validate_on_submit():
+        try:
+            send_back(found, form.to_stage.data, actor=g.operator.name, reason=form.reason.data)
+            flash(_("%(name)s sent back to %(stage)s.", name=found.name, stage=form.to_stage.data), "success")
+        except StageError as exc:
+            flash(str(exc), "error")
+    else:
+        flash(_("Choose an earlier stage and give a reason."), "error")
+    return redirect(url_for("vendor.tenant", slug=slug))
+
+
+@vendor.route("/tenants/<slug>/sign-off", methods=["POST"])
+@operator_required
+def tenant_sign_off(slug):
+    found = _tenant(slug)
+    form = SignOffForm()
+    if form.validate_on_submit():
+        try:
+            record_sign_off(found, form.signed_by.data, recorded_by=g.operator.name)
+            flash(_("Sign-off recorded."), "success")
+        except StageError as exc:
+            flash(str(exc), "error")
+    else:
+        flash(_("The signatory's name is required."), "error")
+    return redirect(url_for("vendor.tenant", slug=slug))
+
+
+@vendor.route("/tenants/<slug>/manuals", methods=["POST"])
+@operator_required
+def tenant_manuals(slug):
+    from core.delivery.manuals import generate_manuals
+
+    found = _tenant(slug)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    generate_manuals(found)
+    flash(_("Manuals generated."), "success")
+    return redirect(url_for("vendor.tenant", slug=slug))

@@ -1,0 +1,134 @@
+"""The vendor console: its own host, operators with password and TOTP, the delivery actions."""
+from datetime import datetime, timedelta, timezone
+
+import pyotp
+import pytest
+
+from core.delivery.models import StageChange
+from core.extensions import db
+from core.vendor.auth import SignInRefused, create_operator, sign_in
+from core.vendor.models import VendorOperator
+from testbed import HostClient
+
+PASSWORD = "correct horse 42 battery"
+
+
+@pytest.fixture
+def operator(app):
+    operator, uri = create_operator("ops", "Olga Operator", PASSWORD)
+    return operator
+
+
+@pytest.fixture
+def console(app):
+    return HostClient(app, "vendor.localhost")
+
+
+def code_for(operator, when=None):
+    return pyotp.TOTP(operator.totp_secret).at(when or datetime.now(timezone.utc))
+
+
+def signed_in(console, operator):
+    response = console.post("/console/login", data={"login": "ops", "password": PASSWORD, "code": code_for(operator)})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return console
+
+
+def test_the_console_is_served_only_on_the_vendor_host(console, client_a):
+    assert console.get("/").headers["Location"].endswith("/console/")
+    assert console.get("/console/login").status_code == 200
+    assert console.get("/notices").status_code == 404  # no tenant page on the vendor host
+    assert console.get("/api/v1/notices").status_code == 404
+    assert client_a.get("/console/login").status_code == 404  # no console on a tenant host
+    assert client_a.get("/console/").status_code == 404
+
+
+def test_pages_need_a_signed_in_operator(console):
+    response = console.get("/console/")
+    assert response.status_code == 302 and "/console/login" in response.headers["Location"]
+    assert console.post("/console/tenants/alpha/advance").status_code == 302
+
+
+def test_sign_in_needs_password_and_a_fresh_totp_code(app, operator):
+    with app.test_request_context("/"):
+        with pytest.raises(SignInRefused):
+            sign_in("ops", "wrong password", code_for(operator))
+        with pytest.raises(SignInRefused):
+            sign_in("ops", PASSWORD, "000000")
+        with pytest.raises(SignInRefused):
+            sign_in("nobody", PASSWORD, code_for(operator))
+        code = code_for(operator)
+        assert sign_in("ops", PASSWORD, code).login == "ops"
+        with pytest.raises(SignInRefused):
+            sign_in("ops", PASSWORD, code)  # the same code never works twice
+
+
+def test_repeated_failures_lock_the_operator_out(app, operator):
+    now = datetime.now(timezone.utc)
+    with app.test_request_context("/"):
+        for _ in range(5):
+            with pytest.raises(SignInRefused):
+                sign_in("ops", "wrong", code_for(operator, now), now=now)
+        with pytest.raises(SignInRefused, match="Too many failed attempts"):
+            sign_in("ops", PASSWORD, code_for(operator, now), now=now)
+        later = now + timedelta(minutes=31)
+        assert sign_in("ops", PASSWORD, code_for(operator, later), now=later).login == "ops"
+
+
+def test_weak_passwords_and_duplicate_logins_are_refused(app, operator):
+    with pytest.raises(ValueError, match="password"):
+        create_operator("newbie", "N", "short")
+    with pytest.raises(ValueError, match="already exists"):
+        create_operator("OPS", "Again", PASSWORD)
+
+
+def test_the_tenant_list_and_a_gate_run_from_the_console(console, operator):
+    signed_in(console, operator)
+    page = console.get("/console/").get_data(as_text=True)
+    assert "Alpha Lending" in page and "Beta Credit" in page and "Olga Operator" in page
+    detail = console.get("/console/tenants/alpha").get_data(as_text=True)
+    assert "Gate to demo" in detail and "home page renders" in detail and "demo data loaded" in detail
+    assert console.get("/console/tenants/nobody").status_code == 404
+
+
+def test_actions_from_the_console_are_recorded_with_the_operator(console, operator, tenant_a):
+    signed_in(console, operator)
+    response = console.post("/console/tenants/alpha/advance", follow_redirects=True)
+    assert "The demo gate did not pass" in response.get_data(as_text=True)
+    tenant_a.stage = "configured"
+    db.session.commit()
+    response = console.post("/console/tenants/alpha/send-back", data={"to_stage": "demo", "reason": "new logo"}, follow_redirects=True)
+    assert "sent back to demo" in response.get_data(as_text=True)
+    change = db.session.query(StageChange).one()
+    assert (change.actor, change.reason, change.to_stage) == ("Olga Operator", "new logo", "demo")
+    refused = console.post("/console/tenants/alpha/send-back", data={"to_stage": "live", "reason": "x"}, follow_redirects=True)
+    assert "Choose an earlier stage" in refused.get_data(as_text=True)
+
+
+def test_console_forms_are_protected_against_cross_site_requests(make_app, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    app = make_app(WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        from core.tenancy.sync import sync_tenants
+
+        sync_tenants()
+        create_operator("ops", "Olga", PASSWORD)
+        client = HostClient(app, "vendor.localhost")
+        response = client.post("/console/login", data={"login": "ops", "password": PASSWORD, "code": "123456"})
+        assert response.status_code == 400  # no CSRF token
+
+
+def test_an_idle_session_ends(console, operator):
+    signed_in(console, operator)
+    with console.client.session_transaction(base_url="http://vendor.localhost") as session:
+        session["vendor_seen"] -= 31 * 60
+    assert console.get("/console/").status_code == 302
+
+
+def test_the_create_operator_command(lendkit):
+    result = lendkit("vendor", "create-operator", "--login", "kai", "--name", "Kai", "--password", PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert "otpauth://totp/" in result.output
+    assert VendorOperator.by_login("kai").name == "Kai"
+    weak = lendkit("vendor", "create-operator", "--login", "lee", "--name", "Lee", "--password", "weakweak")
+    assert weak.exit_code == 1 and "password" in weak.output
