@@ -54,6 +54,23 @@ def latest_application(user: User) -> KycApplication | None:
     )
 
 
+def subject_of(subject_key: str) -> tuple[str, str] | None:
+    """``(subject_type, identity number or credit code)`` of the approved KYC whose blind index is
+    ``subject_key`` at the bound tenant, or None: how the credit module's scheduled re-rating asks
+    the bureau about a subject it only knows by key."""
+    application = db.session.scalar(
+        select(KycApplication)
+        .where(KycApplication.status == "approved",
+               (KycApplication.id_number_index == subject_key) | (KycApplication.uscc_index == subject_key))
+        .order_by(KycApplication.id.desc()).limit(1)
+    )
+    if application is None:
+        return None
+    if application.kind == "person":
+        return "person", application.id_number
+    return "enterprise", application.uscc
+
+
 def kyc_status(user: User) -> str:
     """``none``, ``pending``, ``approved`` or ``rejected`` (of the newest application)."""
     application = latest_application(user)

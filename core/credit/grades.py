@@ -161,25 +161,32 @@ def regrade_all(
     resolve_subject: Callable[[str], tuple[str, str]] | None = None,
     bureau=None,
     now: datetime | None = None,
+    computed_before: datetime | None = None,
 ) -> RegradeSummary:
     """Re-rate every graded subject of ``tenant`` (the scheduled job); commits per subject.
 
     ``resolve_subject(subject_key) -> (subject_type, subject_id)`` lets stale
     reports be refreshed from the bureau (the accounts module decrypts the
     identity); without it every subject is regraded from its stored report
-    under the current scorecard. Running it twice changes nothing the second time.
+    under the current scorecard. ``computed_before`` limits the run to grades
+    computed before that moment (the daily job passes ``now`` minus
+    ``credit.regrade_every_days``). Running it twice changes nothing the second time.
     """
     now = now or datetime.now(timezone.utc)
     counts = dict(regraded=0, refreshed=0, unavailable=0, changed=0)
     with bound_to(tenant) as tenant:
         max_age = credit_settings(tenant)["report_max_age_days"]
-        keys = list(db.session.scalars(select(CreditGrade.subject_key).order_by(CreditGrade.id)))
+        due = select(CreditGrade.subject_key).order_by(CreditGrade.id)
+        if computed_before is not None:
+            due = due.where(CreditGrade.computed_at < computed_before)
+        keys = list(db.session.scalars(due))
         for key in keys:
             grade = CreditGrade.for_subject(key)
             before = (grade.status, grade.grade, grade.credit_limit, grade.refusal)
             report = CreditReport.latest(key)
-            if resolve_subject is not None and not is_fresh(report, max_age, now):
-                subject_type, subject_id = resolve_subject(key)
+            identity = resolve_subject(key) if resolve_subject is not None and not is_fresh(report, max_age, now) else None
+            if identity is not None:
+                subject_type, subject_id = identity
                 try:
                     report = obtain_report(tenant, subject_type, subject_id, key, bureau=bureau, force=True, now=now)
                     counts["refreshed"] += 1

@@ -172,6 +172,8 @@ class CreditSchema(Schema):
 
     #: A stored bureau report is reused for this many days before a new one is fetched.
     report_max_age_days = fields.Int(load_default=30, strict=True, validate=validate.Range(0, 366, error="must be between {min} and {max} days"))
+    #: ``lendkit daily`` recomputes a grade once it is this many days old (refreshing a stale report first).
+    regrade_every_days = fields.Int(load_default=7, strict=True, validate=validate.Range(1, 366, error="must be between {min} and {max} days"))
     scorecard = fields.Nested(ScorecardSchema, load_default=lambda: ScorecardSchema().load({}))
     grades = fields.Nested(lambda: GradesSchema(), load_default=_grades_default)
     refuse = fields.Nested(RefusalRulesSchema, load_default=lambda: RefusalRulesSchema().load({}))

@@ -12,6 +12,7 @@ Steps, in order (:data:`STEPS`):
 ``default``   default and write-off past the product's limits
 ``notices``   due-in-3-days reminders; each investor's repayments of the day in one text
 ``credit``    the credit module hears of every borrower who paid or fell late on ``D``
+``regrade``   grades older than ``credit.regrade_every_days`` are recomputed, stale bureau reports refreshed
 
 Each step is recorded in :class:`DailyRun` (``running`` → ``done``). A step
 already done for ``D`` is skipped, so running the same day twice changes
@@ -24,6 +25,7 @@ then ``collect`` is spread over the workers in chunks of loans.
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
@@ -35,7 +37,7 @@ from core.tenancy.models import utcnow
 
 log = logging.getLogger("lendkit.lending")
 
-STEPS = ("settle", "expire", "disburse", "overdue", "penalty", "collect", "reserve", "default", "notices", "credit")
+STEPS = ("settle", "expire", "disburse", "overdue", "penalty", "collect", "reserve", "default", "notices", "credit", "regrade")
 #: Days before the due date the reminder goes out.
 REMIND_DAYS = 3
 #: Loans per collect task when running on workers.
@@ -202,6 +204,18 @@ def step_credit(day: date) -> dict:
         Installment.overdue_since == day)
     borrowers = set(db.session.scalars(paid)) | set(db.session.scalars(late))
     return {"borrowers": report_repayment(borrowers)}
+
+
+def step_regrade(day: date) -> dict:
+    from core.accounts.kyc import subject_of
+    from core.credit.grades import regrade_all
+    from core.credit.settings import credit_settings
+
+    tenant = bound_tenant()
+    now = _end_of(day)
+    every = credit_settings(tenant)["regrade_every_days"]
+    summary = regrade_all(tenant, resolve_subject=subject_of, now=now, computed_before=now - timedelta(days=every))
+    return asdict(summary)
 
 
 STEP_FUNCTIONS = {name: globals()[f"step_{name}"] for name in STEPS}
