@@ -208,6 +208,27 @@ def tenant_gates(slug):
     _print_checks(run_gate(found, target))
 
 
+@tenant.command("accept")
+@click.argument("slug")
+@with_appcontext
+def tenant_accept(slug):
+    """Run SLUG's acceptance suite: a loan of each product and method through its whole life."""
+    from core.delivery.acceptance import run_acceptance
+
+    found = _tenant_or_fail(slug)
+    run = run_acceptance(found, actor=_operator())
+    for scenario in run.scenarios:
+        click.echo(f"  [{'pass' if scenario['passed'] else 'FAIL'}] {scenario['name']}")
+        for line in scenario["steps"]:
+            click.echo(f"         {line}")
+        if not scenario["passed"]:
+            click.echo(f"         {scenario['detail']}")
+    passed = sum(s["passed"] for s in run.scenarios)
+    if not run.passed:
+        raise click.ClickException(f"{slug}: {passed} of {len(run.scenarios)} acceptance loans passed")
+    click.echo(f"{slug}: all {passed} acceptance loans lived their whole life (run {run.id})")
+
+
 @tenant.command("send-back")
 @click.argument("slug")
 @click.option("--to", "to_stage", required=True, help="The earlier stage to return to.")

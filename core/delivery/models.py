@@ -52,3 +52,26 @@ class SignOff(db.Model):
     #: lendkit version and tenant.yaml digest of the demo the client saw.
     demo_version: Mapped[str] = mapped_column(String(120))
     signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AcceptanceRun(db.Model):
+    """One run of a tenant's acceptance suite (``lendkit tenant accept``): the loans rehearsed and how each went.
+
+    Vendor-side like :class:`StageChange`. The ``tested`` gate passes on the
+    latest run when it passed and was run on the tenant's current configuration.
+    """
+
+    __tablename__ = "acceptance_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
+    #: ``Tenant.config_digest`` when the suite ran: a later change of products or rules calls for a new run.
+    config_digest: Mapped[str] = mapped_column(String(64))
+    #: Whether every scenario passed.
+    passed: Mapped[bool] = mapped_column(Boolean)
+    #: ``[{"name", "passed", "detail", "steps": [...]}]``, one per scenario.
+    scenarios: Mapped[list] = mapped_column(JSON, default=list)
+    #: Who ran it.
+    actor: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
