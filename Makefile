@@ -35,9 +35,9 @@ messages: $(VENV)/.installed
 demo: install
 	$(LENDKIT) db upgrade
 	$(LENDKIT) tenant sync
-	$(LENDKIT) tenant seed
 	$(LENDKIT) custody open-platform --tenant demo-cn --card $(DEMO_PLATFORM_CARD)
 	$(LENDKIT) custody open-platform --tenant demo-en --card $(DEMO_PLATFORM_CARD)
+	$(LENDKIT) tenant seed
 	@echo
 	@echo "  lendkit demo tenants:"
 	@echo "    http://demo-cn.localhost:$(PORT)   (鑫源普惠, zh_CN)"

@@ -349,10 +349,12 @@ def tenant_list(as_json):
 @click.argument("slug", required=False)
 @with_appcontext
 def tenant_seed(slug):
-    """Load demo data from tenants/<slug>/seed/ (every tenant when SLUG is left out)."""
+    """Load demo data: notices from tenants/<slug>/seed/, demo people and a listing per product
+    on the sandbox bank (every tenant when SLUG is left out)."""
     from sqlalchemy import select
 
     from core.extensions import db as database
+    from core.delivery.demo import seed_demo
     from core.notices.seed import seed_notices
     from core.tenancy import tenant_context
     from core.tenancy.models import Tenant
@@ -368,7 +370,9 @@ def tenant_seed(slug):
         with tenant_context(item):
             count = seed_notices(root / item.slug / "seed" / "notices.yaml")
             database.session.commit()
-        click.echo(f"{item.slug}: {count} notices")
+            demo = seed_demo(item)
+        click.echo(f"{item.slug}: {count} notices, " + (f"{demo.listings} demo listings" if not demo.skipped
+                                                         else f"no demo listings ({demo.skipped})"))
 
 
 # ---------------------------------------------------------------- plugins

@@ -48,6 +48,15 @@ def demo_gate(tenant: Tenant) -> list[Check]:
     checks.append(Check("demo data loaded", notices > 0, f"{notices} notices" + ("" if notices else "; run `lendkit tenant seed`")))
     response = _page(tenant, "/loans")
     checks.append(Check("the loan listings render", response.status_code == 200, f"GET /loans answered {response.status_code}"))
+    from core.lending.models import Loan
+
+    with tenant_context(tenant):
+        listing = db.session.scalar(select(Loan.id).where(Loan.status == "listed").order_by(Loan.id).limit(1))
+    if listing is None:
+        checks.append(Check("a listing renders", False, f"no loan is listed; run `lendkit tenant seed {tenant.slug}`"))
+    else:
+        response = _page(tenant, f"/loans/{listing}")
+        checks.append(Check("a listing renders", response.status_code == 200, f"GET /loans/{listing} answered {response.status_code}"))
     return checks
 
 

@@ -103,8 +103,10 @@ class Cast:
         tenant = self.tenant
         serial = next(self._serial)
         mobile = mobile or self.next_mobile()
-        user = User(kind=kind, status="active", password_hash=hash_password(self.password),
-                    transaction_password_hash=hash_password(self.transaction_password), locale=locale)
+        if not hasattr(self, "_hashes"):  # one hash of each password serves every person of the cast
+            self._hashes = (hash_password(self.password), hash_password(self.transaction_password))
+        user = User(kind=kind, status="active", password_hash=self._hashes[0],
+                    transaction_password_hash=self._hashes[1], locale=locale)
         user.set_mobile(tenant, mobile)
         for role in roles:
             user.roles.append(UserRole(role=role))
@@ -158,15 +160,17 @@ class Cast:
 
     def listed_loan(self, borrower, reviewer, risk_officer, *, amount: int = 1_000_000, months: int = 6,
                     method: str = "equal_installment", product: str = "consumer", rate=None,
-                    purpose: str = "Home renovation"):
-        """An application by ``borrower`` approved by both reviewers: a listed loan."""
+                    purpose: str = "Home renovation", industry: str = "Teaching", repayment_source: str = "Salary",
+                    reasons: tuple[str, str] = ("Documents complete and consistent.",
+                                                "Stable income; debt ratio low. Risk: moderate.")):
+        """An application by ``borrower`` approved by both reviewers (``reasons``): a listed loan."""
         from core.lending.applications import create_application, review
 
         loan = create_application(borrower, product_code=product, amount=amount, months=months, method=method,
-                                  purpose=purpose, repayment_source="Salary", industry="Teaching",
+                                  purpose=purpose, repayment_source=repayment_source, industry=industry,
                                   monthly_income=1_500_000, safeguards="none", annual_rate=rate)
-        review(reviewer, loan.id, "approved", "Documents complete and consistent.")
-        return review(risk_officer, loan.id, "approved", "Stable income; debt ratio low. Risk: moderate.")
+        review(reviewer, loan.id, "approved", reasons[0])
+        return review(risk_officer, loan.id, "approved", reasons[1])
 
     def fund(self, loan, investors, amounts=None):
         """Bid until the loan is funded: ``amounts[i]`` by ``investors[i]`` (default: equal parts)."""

@@ -87,7 +87,8 @@ def _render_missed_files(folder: Path, context: dict) -> None:
 
 
 def new_tenant(source: Path) -> NewTenant:
-    """Check the questionnaire, render the folder, load and seed the tenant."""
+    """Check the questionnaire, render the folder, load and seed the tenant (notices, demo listings)."""
+    from core.delivery.demo import seed_demo
     from core.notices.seed import seed_notices
     from core.tenancy import tenant_context
     from core.tenancy.sync import sync_tenants
@@ -106,6 +107,7 @@ def new_tenant(source: Path) -> NewTenant:
         with tenant_context(tenant):
             seed_notices(folder / "seed" / "notices.yaml")
             db.session.commit()
+            seed_demo(tenant)
     except Exception:
         db.session.rollback()
         shutil.rmtree(folder, ignore_errors=True)

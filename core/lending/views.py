@@ -84,6 +84,20 @@ def method_label(method: str) -> str:
     return str(METHOD_LABELS.get(method, method))
 
 
+BID_STATE_LABELS = {
+    "pending": _l("waiting for the bank"),
+    "frozen": _l("frozen"),
+    "void": _l("not placed"),
+    "released": _l("unfrozen"),
+    "settled": _l("invested"),
+}
+
+
+@pages.app_template_global()
+def bid_state_label(state: str) -> str:
+    return str(BID_STATE_LABELS.get(state, state))
+
+
 # ------------------------------------------------------------------ forms
 
 

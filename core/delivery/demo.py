@@ -1,0 +1,131 @@
+"""Demo people and listings for a tenant on the sandbox bank (``lendkit tenant seed``).
+
+A client at the demo stage sees its own site with life in it: for every loan
+product one listing, part-funded by demo investors, from a demo borrower of
+the product's type. Everything goes through the real services (identity,
+custody sub-accounts, application, two reviews, bids), so what the client
+sees is what the product does. The demo people sign in with the mobile
+numbers and password below; only tenants whose custody provider is the
+sandbox get them — a real bank never sees demo money.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from core.delivery.rehearsal import Cast
+from core.extensions import db
+
+__all__ = ["DEMO_PASSWORD", "DEMO_TRANSACTION_PASSWORD", "DEMO_PEOPLE", "DEMO_PLATFORM_CARD", "seed_demo", "DemoSeed"]
+
+DEMO_PASSWORD = "Demo-pass-2468"
+DEMO_TRANSACTION_PASSWORD = "Demo-trade-2468"
+#: A Luhn-valid settlement card for the platform's sandbox sub-accounts (the same as `make demo` uses).
+DEMO_PLATFORM_CARD = "6222020000000000018"
+#: Who signs in to the demo, by mobile number.
+DEMO_PEOPLE = {
+    "borrower": "13800000001",
+    "enterprise_borrower": "13800000002",
+    "investors": ("13800000011", "13800000012", "13800000013"),
+    "reviewer": "13800000021",
+    "risk_officer": "13800000022",
+}
+#: Names the demo people go by and what their applications say, per locale.
+NAMES = {
+    "zh_CN": {"borrower": "王小明", "enterprise": "陈建国", "company": "杭州云杉科技有限公司",
+              "investors": ("李华", "赵敏", "孙丽"), "staff": ("周审核", "吴风控"),
+              "purpose": {"person": "房屋装修", "enterprise": "新订单备货的流动资金"},
+              "industry": {"person": "中学教师", "enterprise": "木制品制造"},
+              "source": {"person": "工资收入", "enterprise": "经营收入"},
+              "reasons": ("资料齐全，信息一致。", "收入稳定，负债率低。风险评估：中等。")},
+    "en": {"borrower": "Alex Morgan", "enterprise": "Sam Carter", "company": "Carter Joinery Ltd",
+           "investors": ("Jamie Lee", "Robin Park", "Casey Hall"), "staff": ("Pat Reviewer", "Jo Risk"),
+           "purpose": {"person": "Home renovation", "enterprise": "Working capital for a new order"},
+           "industry": {"person": "Teaching", "enterprise": "Joinery"},
+           "source": {"person": "Salary", "enterprise": "Trading income"},
+           "reasons": ("Documents complete and consistent.", "Stable income; debt ratio low. Risk: moderate.")},
+}
+#: Share of each listing the demo investors have already bid.
+FUNDED_SHARE = (2, 5)
+
+
+@dataclass(frozen=True)
+class DemoSeed:
+    listings: int
+    created: bool
+    #: Why nothing was seeded, when nothing was.
+    skipped: str = ""
+
+
+class DemoCast(Cast):
+    """A :class:`~core.delivery.rehearsal.Cast` whose people sign in with the demo passwords."""
+
+    password = DEMO_PASSWORD
+    transaction_password = DEMO_TRANSACTION_PASSWORD
+
+
+def _listing_amount(product: dict) -> int:
+    """A round amount a few times the product's minimum, within its range and a multiple of its bid step."""
+    step = product["bid_step"]
+    amount = min(product["max_amount"], product["min_amount"] * 5)
+    return max(product["min_amount"], amount // step * step)
+
+
+def seed_demo(tenant) -> DemoSeed:
+    """Seed ``tenant`` (bound) with demo people and one part-funded listing per product; idempotent."""
+    from core.accounts.models import User
+    from core.custody.service import open_platform
+    from core.delivery.acceptance import SANDBOX_PROFILES
+    from core.lending.models import Loan
+    from core.lending.products import products_of, rate_band
+
+    if tenant.config["providers"]["custody"]["name"] != "sandbox":
+        return DemoSeed(0, False, "demo loans need the sandbox custody bank; this tenant uses a real one")
+    if User.by_mobile(tenant, DEMO_PEOPLE["borrower"]) is not None:
+        listed = db.session.scalar(select(db.func.count(Loan.id)).where(Loan.status == "listed")) or 0
+        return DemoSeed(listed, False)
+    company = tenant.config["company"]
+    for done in open_platform(name=company["legal_name"], registration_number=company.get("registration_number") or tenant.slug,
+                              card_number=DEMO_PLATFORM_CARD):
+        if done.state != "confirmed":
+            raise RuntimeError(f"the sandbox bank did not open the platform's accounts: {done.state} {done.reason}")
+    names = NAMES.get(tenant.default_locale, NAMES["en"])
+    cast = DemoCast(mobile_prefix="137", first_serial=500)
+    locale = tenant.default_locale
+    reviewer = cast.staff("reviewer", name=names["staff"][0], mobile=DEMO_PEOPLE["reviewer"], locale=locale)
+    risk = cast.staff("risk_officer", name=names["staff"][1], mobile=DEMO_PEOPLE["risk_officer"], locale=locale)
+    investors = [cast.user("investor", name=name, mobile=mobile, funds=100_000_000, locale=locale)
+                 for name, mobile in zip(names["investors"], DEMO_PEOPLE["investors"])]
+    borrowers: dict[str, object] = {}
+    listings = 0
+    for product in products_of(tenant):
+        served = [g for g in SANDBOX_PROFILES if rate_band(tenant, product, g) is not None]
+        if not served:
+            continue
+        kind = product["borrower_type"]
+        if kind not in borrowers:
+            if kind == "person":
+                borrowers[kind] = cast.user("borrower", "investor", name=names["borrower"], mobile=DEMO_PEOPLE["borrower"],
+                                            profile=SANDBOX_PROFILES[served[0]], locale=locale)
+            else:
+                borrowers[kind] = cast.user("borrower", kind="enterprise", name=names["enterprise"], company=names["company"],
+                                            mobile=DEMO_PEOPLE["enterprise_borrower"], profile=SANDBOX_PROFILES[served[0]],
+                                            locale=locale)
+        terms = sorted(product["terms_months"])
+        loan = cast.listed_loan(borrowers[kind], reviewer, risk, amount=_listing_amount(product),
+                                months=terms[len(terms) // 2], method=product["repayment_methods"][0],
+                                product=product["code"], purpose=names["purpose"][kind],
+                                industry=names["industry"][kind], repayment_source=names["source"][kind],
+                                reasons=names["reasons"])
+        share = loan.amount * FUNDED_SHARE[0] // FUNDED_SHARE[1]
+        step, minimum = product["bid_step"], product["min_bid"]
+        each = max(minimum, share // 2 // step * step)
+        cap = product.get("max_bid_per_investor")
+        if cap:
+            each = min(each, cap)
+        bids = [each, each] if 2 * each < loan.amount else [minimum]
+        if sum(bids) < loan.amount:  # a demo listing stays open: part-funded, never full
+            cast.fund(loan, investors[:len(bids)], bids)
+        listings += 1
+    return DemoSeed(listings, True)
