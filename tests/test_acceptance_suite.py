@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from core.accounts.models import User
 from core.delivery import gates  # noqa: F401  (registers the gates)
-from core.delivery.acceptance import latest_run, scenarios
+from core.delivery.acceptance import latest_run, run_acceptance, scenarios
 from core.delivery.models import AcceptanceRun
 from core.delivery.rehearsal import bids_for
 from core.delivery.stages import run_gate
@@ -66,11 +66,24 @@ def test_the_cli_runs_the_suite_and_the_tested_gate_reads_the_run(tenant_b, lend
     assert db.session.scalar(select(func.count(AcceptanceRun.id))) == 1  # the recorded run was read, not redone
 
 
-def test_a_product_that_cannot_be_lent_fails_the_gate_with_the_reason_and_passes_when_fixed(tenant_b, tenant_a):
+def test_the_gate_fails_without_a_run_of_the_current_configuration(tenant_b, lendkit):
+    checks = run_gate(tenant_b, "tested")
+    assert not checks[-1].passed and "lendkit tenant accept beta" in checks[-1].detail
+    assert lendkit("tenant", "accept", "beta").exit_code == 0
+    assert run_gate(tenant_b, "tested")[-1].passed
+    _products(tenant_b, lambda products: products[0].update(grace_days=5))
+    checks = run_gate(tenant_b, "tested")
+    assert not checks[-1].passed and "the configuration changed since the run" in checks[-1].detail
+
+
+def test_a_product_that_cannot_be_lent_fails_the_gate_with_the_reason_and_passes_when_fixed(tenant_b, tenant_a, lendkit):
     def unlendable(products):
         products[0]["min_amount"] = products[0]["max_amount"] = 5_000_000_000  # above every grade's limit
 
     _products(tenant_b, unlendable)
+    result = lendkit("tenant", "accept", "beta")
+    assert result.exit_code == 1 and "[FAIL] personal: equal_installment" in result.output
+    assert "the application was refused" in result.output
     checks = {c.name: c for c in run_gate(tenant_b, "tested")}
     failed = [c for c in checks.values() if not c.passed]
     assert checks["acceptance suite passes"].passed is False
@@ -81,12 +94,15 @@ def test_a_product_that_cannot_be_lent_fails_the_gate_with_the_reason_and_passes
         products[0]["min_amount"], products[0]["max_amount"] = 100_000, 5_000_000
 
     _products(tenant_b, fixed)
-    checks = run_gate(tenant_b, "tested")  # a new configuration: the suite runs again
+    assert not run_gate(tenant_b, "tested")[-1].passed  # a new configuration needs a new run
+    run_acceptance(tenant_b, actor="test")
+    checks = run_gate(tenant_b, "tested")
     assert all(c.passed for c in checks), [c for c in checks if not c.passed]
     assert db.session.scalar(select(func.count(AcceptanceRun.id)).where(AcceptanceRun.tenant_id == tenant_b.id)) == 2
 
 
 def test_a_tenant_without_products_cannot_pass(tenant_b):
     _products(tenant_b, lambda products: products.clear())
+    run_acceptance(tenant_b, actor="test")
     checks = run_gate(tenant_b, "tested")
     assert not checks[-1].passed and "no loan products" in checks[0].detail

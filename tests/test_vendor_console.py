@@ -132,3 +132,23 @@ def test_the_create_operator_command(lendkit):
     assert VendorOperator.by_login("kai").name == "Kai"
     weak = lendkit("vendor", "create-operator", "--login", "lee", "--name", "Lee", "--password", "weakweak")
     assert weak.exit_code == 1 and "password" in weak.output
+
+
+def test_the_console_seeds_the_demo_and_runs_the_acceptance_suite(console, operator, tenant_b):
+    assert console.post("/console/tenants/beta/accept").status_code == 302  # operators only
+    signed_in(console, operator)
+    seeded = console.post("/console/tenants/beta/seed", follow_redirects=True).get_data(as_text=True)
+    assert "Demo data seeded: 1 listings" in seeded
+    again = console.post("/console/tenants/beta/seed", follow_redirects=True).get_data(as_text=True)
+    assert "Demo data was already there: 1 listings" in again
+    tenant_b.stage = "configured"
+    db.session.commit()
+    before = console.get("/console/tenants/beta").get_data(as_text=True)
+    assert "Gate to tested" in before and "lendkit tenant accept beta" in before
+    page = console.post("/console/tenants/beta/accept", follow_redirects=True).get_data(as_text=True)
+    assert "The acceptance suite passed" in page
+    assert "personal: equal_installment" in page and "by Olga Operator" in page
+    from core.delivery.acceptance import latest_run
+
+    assert latest_run(tenant_b).actor == "Olga Operator"
+    assert console.post("/console/tenants/nobody/accept").status_code == 404

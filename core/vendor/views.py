@@ -70,9 +70,12 @@ def tenant(slug):
     sign_offs = db.session.scalars(select(SignOff).where(SignOff.tenant_id == found.id).order_by(SignOff.signed_at.desc())).all()
     send_back_form = SendBackForm()
     send_back_form.to_stage.choices = [(s, s) for s in STAGES[: STAGES.index(found.stage)]]
+    from core.delivery.acceptance import latest_run
+
     return render_template(
         "vendor/tenant.html", t=found, target=target, checks=checks, history=history, sign_offs=sign_offs,
         stages=STAGES, action_form=ActionForm(), send_back_form=send_back_form, sign_off_form=SignOffForm(),
+        acceptance=latest_run(found),
     )
 
 
@@ -138,4 +141,42 @@ def tenant_manuals(slug):
         abort(400)
     generate_manuals(found)
     flash(_("Manuals generated."), "success")
+    return redirect(url_for("vendor.tenant", slug=slug))
+
+
+@vendor.route("/tenants/<slug>/accept", methods=["POST"])
+@operator_required
+def tenant_accept(slug):
+    from core.delivery.acceptance import run_acceptance
+
+    found = _tenant(slug)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    run = run_acceptance(found, actor=g.operator.name)
+    passed = sum(1 for s in run.scenarios if s["passed"])
+    if run.passed:
+        flash(_("The acceptance suite passed: %(passed)d of %(count)d checks.", passed=passed, count=len(run.scenarios)), "success")
+    else:
+        flash(_("The acceptance suite failed: %(passed)d of %(count)d checks passed.", passed=passed, count=len(run.scenarios)), "error")
+    return redirect(url_for("vendor.tenant", slug=slug))
+
+
+@vendor.route("/tenants/<slug>/seed", methods=["POST"])
+@operator_required
+def tenant_seed(slug):
+    from core.delivery.demo import seed_demo
+    from core.tenancy import tenant_context
+
+    found = _tenant(slug)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    with tenant_context(found):
+        seeded = seed_demo(found)
+        db.session.commit()
+    if seeded.skipped:
+        flash(_("No demo data: %(reason)s.", reason=seeded.skipped), "error")
+    elif seeded.created:
+        flash(_("Demo data seeded: %(count)d listings.", count=seeded.listings), "success")
+    else:
+        flash(_("Demo data was already there: %(count)d listings.", count=seeded.listings), "success")
     return redirect(url_for("vendor.tenant", slug=slug))
