@@ -12,6 +12,7 @@ import importlib
 import logging
 import os
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pluggy
 
@@ -96,3 +97,14 @@ def plugin_summary() -> list[dict]:
             }
         )
     return rows
+
+
+def instance_file(path: str) -> str:
+    """Where a provider's local file goes: a path under ``instance/`` (the default of the sandbox bank's
+    database and the SMS outbox) lives in the application's instance folder (``LENDKIT_INSTANCE_PATH``),
+    not in whatever directory the process was started from. Other paths are left as given."""
+    from flask import current_app, has_app_context
+
+    if path.startswith("instance/") and has_app_context():
+        return str(Path(current_app.instance_path) / path[len("instance/"):])
+    return path

@@ -118,14 +118,13 @@ def seed_demo(tenant) -> DemoSeed:
                                 product=product["code"], purpose=names["purpose"][kind],
                                 industry=names["industry"][kind], repayment_source=names["source"][kind],
                                 reasons=names["reasons"])
-        share = loan.amount * FUNDED_SHARE[0] // FUNDED_SHARE[1]
+        # one demo investor has bid 40 % (each bid checks a transaction password: argon2, deliberately slow)
         step, minimum = product["bid_step"], product["min_bid"]
-        each = max(minimum, share // 2 // step * step)
+        bid = max(minimum, loan.amount * FUNDED_SHARE[0] // FUNDED_SHARE[1] // step * step)
         cap = product.get("max_bid_per_investor")
         if cap:
-            each = min(each, cap)
-        bids = [each, each] if 2 * each < loan.amount else [minimum]
-        if sum(bids) < loan.amount:  # a demo listing stays open: part-funded, never full
-            cast.fund(loan, investors[:len(bids)], bids)
+            bid = min(bid, cap)
+        if bid < loan.amount:  # a demo listing stays open: part-funded, never full
+            cast.fund(loan, [investors[listings % len(investors)]], [bid])
         listings += 1
     return DemoSeed(listings, True)

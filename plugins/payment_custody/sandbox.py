@@ -38,8 +38,12 @@ class SandboxCustody(CustodyProvider):
         super().__init__(settings, tenant_slug=tenant_slug)
         if not _SLUG.match(tenant_slug or ""):
             raise ValueError(f"invalid tenant slug {tenant_slug!r}")
-        url = self.settings.get("database_url") or DEFAULT_DATABASE_URL
-        self.database_url = url.format(tenant_slug=tenant_slug)
+        url = (self.settings.get("database_url") or DEFAULT_DATABASE_URL).format(tenant_slug=tenant_slug)
+        if url.startswith("sqlite:///instance/"):
+            from core.plugins import instance_file
+
+            url = "sqlite:///" + instance_file(url[len("sqlite:///"):])
+        self.database_url = url
         self.engine = BankEngine(self.database_url)
 
     def submit(self, instruction: Instruction) -> BankResult:

@@ -26,7 +26,9 @@ class ConsoleSms(SmsProvider):
 
     @property
     def outbox(self) -> Path:
-        return Path(self.settings["outbox"].replace("{tenant}", self.tenant_slug))
+        from core.plugins import instance_file
+
+        return Path(instance_file(self.settings["outbox"].replace("{tenant}", self.tenant_slug)))
 
     def send(self, mobile: str, text: str) -> SmsReceipt:
         message_id = uuid.uuid4().hex
