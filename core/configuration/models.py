@@ -17,7 +17,7 @@ class ConfigVersion(TenantScoped, db.Model):
     __table_args__ = (UniqueConstraint("tenant_id", "section", "number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: The tenant.yaml section: ``branding``.
+    #: The section: ``branding``, ``site`` (name, default locale), ``products`` or ``rules`` (credit and risk).
     section: Mapped[str] = mapped_column(String(40))
     #: 1, 2, 3… per tenant and section.
     number: Mapped[int] = mapped_column(Integer)

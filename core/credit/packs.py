@@ -15,6 +15,9 @@
       or indirectly, so a risk reserve paying investors (垫付,
       ``risk.reserve_pays_investors``) cannot be switched on.
     * The caps are in CNY, so a cn-2016 tenant keeps its books in CNY.
+    * A loan product may not lend more than the one-platform cap of its
+      borrower type (a person product above CNY 200,000 could never be
+      granted in full).
 
 ``none``
     No regulatory caps or configuration rules (markets without such rules;
@@ -22,8 +25,11 @@
 """
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 from core import hookimpl
 from core.credit.compliance import ALL_PLATFORMS, PLATFORM, Cap, CompliancePack
+from core.money import from_minor
 
 YUAN = 100
 
@@ -59,6 +65,19 @@ class Cn2016(CompliancePack):
                 "interest, directly or indirectly; a risk reserve paying investors (垫付) is such a "
                 "guarantee, so this must stay false"
             )
+        for index, product in enumerate(config.get("products") or []):
+            kind, amount = product.get("borrower_type"), product.get("max_amount")
+            if kind not in self.CAPS or isinstance(amount, bool) or not isinstance(amount, int):
+                continue
+            cap = next(c for c in self.CAPS[kind] if c.scope == PLATFORM)
+            if amount > cap.limit:
+                figures = dict(rule=cap.rule, cap=f"{from_minor(cap.limit, cap.currency):,}",
+                               amount=f"{from_minor(amount, cap.currency):,}")
+                message = (_l("%(rule)s: a person may owe at most CNY %(cap)s on one platform; "
+                              "this product lends up to CNY %(amount)s", **figures) if kind == "person" else
+                           _l("%(rule)s: an enterprise may owe at most CNY %(cap)s on one platform; "
+                              "this product lends up to CNY %(amount)s", **figures))
+                problems[f"products.{index}.max_amount"] = str(message)
         return problems
 
 
