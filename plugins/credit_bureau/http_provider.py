@@ -115,6 +115,15 @@ class HttpBureau(CreditBureau):
             return data
         raise BureauUnavailable(f"bureau did not answer after {self._retries + 1} attempts: {last}")
 
+    def check(self) -> None:
+        """Reachability for the delivery gates: the bureau's ``GET /v1/health`` answers 200."""
+        try:
+            resp = requests.get(self.base_url + "/v1/health", timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise BureauUnavailable(f"bureau unreachable ({type(exc).__name__})") from None
+        if resp.status_code != 200:
+            raise BureauUnavailable(f"bureau health answered HTTP {resp.status_code}")
+
     def verify_identity(self, name: str, id_number: str) -> IdentityCheck:
         data = self._post("/v1/identity", {"name": name, "id_number": id_number})
         try:

@@ -43,7 +43,22 @@ class SmsGateway:
     def app(self) -> Flask:
         app = Flask("sms_gateway")
         app.add_url_rule("/v1/messages", "messages", self._messages, methods=["POST"])
+        app.add_url_rule("/v1/health", "health", self._health, methods=["GET"])
         return app
+
+    def _health(self):
+        """A signed ``GET /v1/health``: the gateway is up and knows the caller's key."""
+        key_id = request.headers.get(HEADER_KEY, "")
+        nonce = request.headers.get(HEADER_NONCE, "")
+        secret = self.secrets.get(key_id)
+        if secret is None:
+            return self._answer(401, {"error": "unknown_key", "message": "no such key id"}, nonce, None)
+        if not verify(secret, request.headers.get(HEADER_SIGNATURE, ""), "GET", request.path,
+                      request.headers.get(HEADER_TIMESTAMP, ""), nonce, b""):
+            return self._answer(401, {"error": "bad_signature", "message": "signature or timestamp refused"}, nonce, key_id)
+        if self.fault == "down":
+            return Response(b'{"error": "unavailable"}', status=503, headers={"Content-Type": "application/json"})
+        return self._answer(200, {"status": "ok"}, nonce, key_id)
 
     def _answer(self, status: int, payload, nonce: str, key_id: str | None, *, corrupt: bool = False) -> Response:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode("utf-8")

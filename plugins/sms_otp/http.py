@@ -138,30 +138,48 @@ class HttpSms(SmsProvider):
     def _url(self) -> str:
         return self.settings["base_url"].rstrip("/") + "/v1/messages"
 
+    def _request(self, method: str, url: str, body: bytes = b""):
+        """Send one signed request; returns (response, path, nonce). Network failures raise typed errors."""
+        path = urlsplit(url).path
+        timestamp = str(int(time.time()))
+        nonce = secrets.token_hex(16)
+        headers = {
+            HEADER_KEY: self.settings["key_id"],
+            HEADER_TIMESTAMP: timestamp,
+            HEADER_NONCE: nonce,
+            HEADER_SIGNATURE: sign(self._secret, method, path, timestamp, nonce, body),
+        }
+        if body:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        try:
+            response = self._session.request(method, url, data=body or None, headers=headers, allow_redirects=False,
+                                             timeout=(self.settings["connect_timeout"], self.settings["read_timeout"]))
+        except requests.Timeout as exc:
+            raise SmsTimeout(f"gateway did not answer in time: {type(exc).__name__}") from None
+        except requests.RequestException as exc:
+            raise SmsUnavailable(f"gateway unreachable: {type(exc).__name__}") from None
+        return response, path, nonce
+
     def send(self, mobile: str, text: str) -> SmsReceipt:
         body = json.dumps(
             {"to": mobile, "text": text, "sender": self.settings["sender"], "client_ref": uuid.uuid4().hex},
             ensure_ascii=False, separators=(",", ":"),
         ).encode("utf-8")
-        url = self._url
-        path = urlsplit(url).path
-        timestamp = str(int(time.time()))
-        nonce = secrets.token_hex(16)
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            HEADER_KEY: self.settings["key_id"],
-            HEADER_TIMESTAMP: timestamp,
-            HEADER_NONCE: nonce,
-            HEADER_SIGNATURE: sign(self._secret, "POST", path, timestamp, nonce, body),
-        }
-        try:
-            response = self._session.post(url, data=body, headers=headers, allow_redirects=False,
-                                          timeout=(self.settings["connect_timeout"], self.settings["read_timeout"]))
-        except requests.Timeout as exc:
-            raise SmsTimeout(f"gateway did not answer in time: {type(exc).__name__}") from None
-        except requests.RequestException as exc:
-            raise SmsUnavailable(f"gateway unreachable: {type(exc).__name__}") from None
+        response, path, nonce = self._request("POST", self._url, body)
         return self._receipt(response, path, nonce)
+
+    def check(self) -> None:
+        """Reachability for the delivery gates: a signed ``GET /v1/health`` the gateway answers, signed, with 200."""
+        url = self.settings["base_url"].rstrip("/") + "/v1/health"
+        response, path, nonce = self._request("GET", url)
+        status = response.status_code
+        if status >= 500:
+            raise SmsUnavailable(f"gateway answered {status}")
+        if not verify(self._secret, response.headers.get(HEADER_SIGNATURE, ""), f"RESPONSE {status}", path,
+                      response.headers.get(HEADER_TIMESTAMP, ""), nonce, response.content):
+            raise SmsBadSignature(f"gateway health answer {status} is not signed by the gateway")
+        if status != 200:
+            raise SmsRejected("health", f"gateway refused the health check with {status}", status)
 
     def _receipt(self, response, path: str, nonce: str) -> SmsReceipt:
         status = response.status_code

@@ -128,3 +128,16 @@ def test_a_tenant_on_the_http_provider_registers_users_through_the_gateway(gatew
     gateway.fault = "down"
     failed = client_a.post("/api/v1/auth/codes", json={"mobile": "13900139000", "purpose": "register"})
     assert failed.status_code == 503
+
+
+def test_the_reachability_check_is_a_signed_health_call(gateway):
+    provider(gateway).check()  # up, and it knows our key
+    with pytest.raises(SmsBadSignature):  # a wrong secret: the gateway's answer cannot be trusted either
+        HttpSms({"base_url": gateway.url, "key_id": "lendkit", "secret": "another-secret-0123456789"}, tenant_slug="alpha").check()
+    with pytest.raises(SmsBadSignature):  # an account the gateway does not know: its 401 is unsigned
+        HttpSms({"base_url": gateway.url, "key_id": "nobody", "secret": SECRET}, tenant_slug="alpha").check()
+    gateway.fault = "down"
+    with pytest.raises(SmsUnavailable):
+        provider(gateway).check()
+    with pytest.raises(SmsUnavailable):
+        HttpSms({"base_url": "http://127.0.0.1:9", "key_id": "lendkit", "secret": SECRET}, tenant_slug="alpha").check()

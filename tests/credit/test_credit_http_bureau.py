@@ -147,3 +147,12 @@ def test_signatures_verify_and_detect_tampering():
         signing.verify_headers(SECRET, "POST", "/v1/reports", headers, b"{ }")
     with pytest.raises(signing.BadSignature, match="stale_timestamp"):
         signing.verify_headers(SECRET, "POST", "/v1/reports", headers, b"{}", now=time.time() + 3600)
+
+
+def test_the_reachability_check_asks_the_bureau_for_its_health(bureau):
+    bureau.provider().check()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(BureauUnavailable):
+        HttpBureau(bureau.settings(base_url=f"http://127.0.0.1:{port}"), tenant_slug="test").check()
