@@ -229,6 +229,25 @@ def tenant_accept(slug):
     click.echo(f"{slug}: all {passed} acceptance loans lived their whole life (run {run.id})")
 
 
+@tenant.command("clear-demo")
+@click.argument("slug")
+@click.option("--confirm", required=True, help="The slug again: the demo people, money and loans are deleted.")
+@with_appcontext
+def tenant_clear_demo(slug, confirm):
+    """Delete SLUG's demo people, money and loans before it is configured for real providers."""
+    from core.delivery.demo import ClearRefused, clear_demo
+
+    found = _tenant_or_fail(slug)
+    if confirm != slug:
+        raise click.ClickException(f"--confirm {confirm!r} does not match the tenant slug {slug!r}")
+    try:
+        deleted = clear_demo(found, actor=_operator())
+    except ClearRefused as exc:
+        raise click.ClickException(str(exc))
+    total = sum(deleted.values())
+    click.echo(f"{slug}: {total} demo rows deleted" + (f" ({', '.join(f'{t} {n}' for t, n in sorted(deleted.items()))})" if total else ""))
+
+
 @tenant.command("send-back")
 @click.argument("slug")
 @click.option("--to", "to_stage", required=True, help="The earlier stage to return to.")

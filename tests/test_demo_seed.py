@@ -71,3 +71,41 @@ def test_a_tenant_on_a_real_bank_gets_no_demo_money(tenant_a):
         seeded = seed_demo(tenant_a)
         assert seeded.listings == 0 and "sandbox" in seeded.skipped
         assert db.session.scalar(select(func.count(User.id))) == 0
+
+
+def test_clear_demo_deletes_people_money_and_loans_but_keeps_the_site(tenant_a, lendkit):
+    from core.audit.models import AuditRecord
+    from core.ledger.models import JournalEntry
+    from core.notices.models import Notice
+
+    lendkit("tenant", "seed", "alpha")
+    with tenant_context(tenant_a):
+        db.session.add(Notice(key="welcome", title="Welcome", body="Hello"))
+        db.session.commit()
+    named = {c.name: c for c in run_gate(tenant_a, "configured")}
+    assert not named["no demo money or loans left"].passed
+    assert "lendkit tenant clear-demo alpha --confirm alpha" in named["no demo money or loans left"].detail
+    refused = lendkit("tenant", "clear-demo", "alpha", "--confirm", "beta")
+    assert refused.exit_code == 1 and "does not match" in refused.output
+    result = lendkit("tenant", "clear-demo", "alpha", "--confirm", "alpha")
+    assert result.exit_code == 0 and "demo rows deleted" in result.output
+    with tenant_context(tenant_a):
+        assert db.session.scalar(select(func.count(User.id))) == 0
+        assert db.session.scalar(select(func.count(Loan.id))) == 0
+        assert db.session.scalar(select(func.count(JournalEntry.id))) == 0
+        assert db.session.scalar(select(func.count(Notice.id))) == 1  # the site's notices stay
+        assert db.session.scalar(select(AuditRecord.event).order_by(AuditRecord.seq.desc()).limit(1)) == "delivery.demo_cleared"
+    assert {c.name: c for c in run_gate(tenant_a, "configured")}["no demo money or loans left"].passed
+    again = lendkit("tenant", "seed", "alpha")  # the sandbox bank was emptied too: the demo can be seeded again
+    assert again.exit_code == 0 and "2 demo listings" in again.output, again.output
+
+
+def test_clear_demo_is_refused_once_real_providers_may_be_chosen(tenant_a, tenant_b, lendkit):
+    lendkit("tenant", "seed", "beta")
+    tenant_a.stage = "configured"
+    db.session.commit()
+    result = lendkit("tenant", "clear-demo", "alpha", "--confirm", "alpha")
+    assert result.exit_code == 1 and "before the configured stage" in result.output
+    assert lendkit("tenant", "clear-demo", "alpha", "--confirm", "alpha").exit_code == 1
+    with tenant_context(tenant_b):  # clearing one tenant never touches another
+        assert db.session.scalar(select(func.count(Loan.id))) == 1

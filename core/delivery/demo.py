@@ -128,3 +128,48 @@ def seed_demo(tenant) -> DemoSeed:
             cast.fund(loan, [investors[listings % len(investors)]], [bid])
         listings += 1
     return DemoSeed(listings, True)
+
+
+#: Tenant-owned tables a demo wipe keeps: the site's configuration, its notices and the audit trail.
+KEPT_BY_CLEAR = {"brand_asset", "config_version", "notice", "audit_head", "audit_record"}
+
+
+class ClearRefused(Exception):
+    """``clear_demo`` refused; the message says why."""
+
+
+def clear_demo(tenant, actor: str) -> dict[str, int]:
+    """Delete the tenant's people, money, loans and everything made with them (before go-live only);
+    returns rows deleted per table. Configuration, notices and the audit trail stay, and the
+    wipe is audited. On the sandbox bank, the bank's side is emptied too."""
+    from sqlalchemy import delete
+
+    from core.audit import audit
+    from core.delivery.offboarding import _tenant_tables
+    from core.delivery.stages import STAGES
+    from core.tenancy import tenant_context
+    from core.tenancy.scoping import ALL_TENANTS
+
+    if STAGES.index(tenant.stage) >= STAGES.index("configured"):
+        raise ClearRefused(f"{tenant.slug} is {tenant.stage}: demo data is cleared before the configured stage, "
+                           f"never once real providers are chosen")
+    deleted = {}
+    try:
+        for table in reversed(_tenant_tables()):
+            if table.name in KEPT_BY_CLEAR:
+                continue
+            result = db.session.execute(delete(table).where(table.c.tenant_id == tenant.id)
+                                        .execution_options(**{ALL_TENANTS: True}))
+            if result.rowcount:
+                deleted[table.name] = result.rowcount
+        with tenant_context(tenant):
+            audit("delivery.demo_cleared", actor=actor, target=f"tenant:{tenant.slug}", details=deleted)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    if tenant.config["providers"]["custody"]["name"] == "sandbox":
+        from core.custody.instructions import provider_for
+
+        provider_for(tenant).clear()
+    return deleted

@@ -117,6 +117,18 @@ def configured_gate(tenant: Tenant) -> list[Check]:
                 checks.append(Check(f"{label} reachable", True, f"{name} answered"))
         except Exception as exc:  # any failure to reach the provider is a failed check
             checks.append(Check(f"{label} reachable", False, f"{name}: {exc}"))
+    from core.custody.models import CustodyInstruction
+    from core.ledger.models import JournalEntry
+    from core.lending.models import Loan
+
+    with tenant_context(tenant):
+        left = {name: db.session.scalar(select(func.count()).select_from(model))
+                for name, model in (("ledger entries", JournalEntry), ("bank instructions", CustodyInstruction),
+                                    ("loans", Loan))}
+    clean = not any(left.values())
+    checks.append(Check("no demo money or loans left", clean,
+                        "the books start empty" if clean else ", ".join(f"{n} {k}" for k, n in left.items() if n)
+                        + f"; `lendkit tenant clear-demo {tenant.slug} --confirm {tenant.slug}` before choosing real providers"))
     products = tenant.config.get("products")
     checks.append(
         Check("loan products valid", bool(products), f"{len(products)} products" if products else "no loan products configured (the loan lifecycle adds them)")

@@ -163,6 +163,12 @@ class BankEngine:
         """Release database connections."""
         self._engine.dispose()
 
+    def clear(self) -> None:
+        """SANDBOX ONLY: forget every account, instruction and movement (a tenant's demo money, before go-live)."""
+        with self._tx() as conn:
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(table.delete())
+
     def ping(self) -> None:
         """Run a trivial transaction (raises if the database is not usable)."""
         with self._tx() as conn:

@@ -61,6 +61,10 @@ class SandboxCustody(CustodyProvider):
     def handle_callback(self, headers: Mapping[str, str], body: bytes) -> BankResult:
         raise CustodyError("callbacks_not_used", "the sandbox bank answers synchronously and sends no callbacks")
 
+    def clear(self) -> None:
+        """SANDBOX ONLY: empty this tenant's sandbox bank (see :meth:`BankEngine.clear`)."""
+        self.engine.clear()
+
     def check(self) -> None:
         try:
             self.engine.ping()
