@@ -198,3 +198,14 @@ def test_the_operating_gate_needs_a_clean_first_reconciliation(tenant_a, tenants
         db.session.add(ReconciliationRun(day=date(2026, 11, 20), currency="CNY", provider="sandbox", status="clean", difference_count=0))
         db.session.commit()
     assert run_gate(tenant_a, "operating")[0].passed
+
+
+def test_the_live_checklist_asks_the_compliance_pack(tenant_a, tenants_dir):
+    tenant_a.config = {**tenant_a.config, "compliance": "cn-2016", "risk": {**tenant_a.config.get("risk", {}), "reserve_pays_investors": True}}
+    db.session.commit()
+    named = checks_by_name(run_gate(tenant_a, "live"))
+    check = named["compliance pack cn-2016 passes"]
+    assert not check.passed and "reserve" in check.detail
+    tenant_a.config = {**tenant_a.config, "risk": {**tenant_a.config["risk"], "reserve_pays_investors": False}}
+    db.session.commit()
+    assert checks_by_name(run_gate(tenant_a, "live"))["compliance pack cn-2016 passes"].passed

@@ -217,6 +217,12 @@ def live_gate(tenant: Tenant) -> list[Check]:
     checks.append(Check("HTTPS only (secure cookies)", bool(config.get("SESSION_COOKIE_SECURE")), "SESSION_COOKIE_SECURE is " + str(bool(config.get("SESSION_COOKIE_SECURE")))))
     real_key = config["SECRET_KEY"] != DEV_SECRET_KEY and len(config["SECRET_KEY"]) >= 32
     checks.append(Check("secret key set", real_key, "LENDKIT_SECRET_KEY " + ("set" if real_key else "is missing or the development key")))
+    from core.credit.compliance import config_problems
+
+    pack = tenant.config.get("compliance") or "none"
+    problems = config_problems(tenant.config)
+    checks.append(Check(f"compliance pack {pack} passes", not problems,
+                        "; ".join(f"{field}: {problem}" for field, problem in problems.items()) or "the configuration complies"))
     backups = config.get("LENDKIT_BACKUP_TARGET") or ""
     checks.append(Check("backups configured", bool(backups), backups or "set LENDKIT_BACKUP_TARGET to where nightly backups go"))
     legal = tenant_folder(tenant) / "legal"
