@@ -21,8 +21,9 @@ import hashlib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, ValidationError, fields, validate
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -30,6 +31,7 @@ from core.audit import audit
 from core.configuration.models import BrandAsset, ConfigVersion
 from core.credit.settings import CreditSchema
 from core.extensions import db
+from core.i18n_validation import Schema, sentence
 from core.tenancy.config import BrandingSchema, RiskSchema, flatten_errors
 from core.tenancy.models import Tenant
 from core.tenancy.scoping import ALL_TENANTS
@@ -50,7 +52,7 @@ class ConfigurationError(Exception):
 class EditableBrandingSchema(BrandingSchema):
     """tenant.yaml's branding, with logos uploaded in the console allowed too."""
 
-    logo = fields.Str(required=True, validate=validate.Regexp(UPLOAD_LOGO_RE, error="must be a logo file of this tenant"))
+    logo = fields.Str(required=True, validate=validate.Regexp(UPLOAD_LOGO_RE, error=_l("must be a logo file of this tenant")))
 
 
 class RulesSchema(Schema):
@@ -238,9 +240,9 @@ def _each_product_problems(products) -> dict[str, str]:
         except (KeyError, TypeError, ArithmeticError):  # a field it compares is itself invalid
             consistency = {}
         for field, problem in consistency.items():
-            problems.setdefault(f"products.{index}.{field}", problem.rstrip(".") + ".")
+            problems.setdefault(f"products.{index}.{field}", sentence(problem))
         if loaded["code"] in codes:
-            problems.setdefault(f"products.{index}.code", f"product code {loaded['code']!r} is used twice.")
+            problems.setdefault(f"products.{index}.code", sentence(_("product code %(code)s is used twice", code=repr(loaded["code"]))))
         codes.setdefault(loaded["code"], index)
     return problems
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from core.credit.report import SUBJECT_TYPES
@@ -178,5 +179,6 @@ def config_problems(config: dict) -> dict[str, str]:
     packs = compliance_packs()
     pack = packs.get(name)
     if pack is None:
-        return {"compliance": f"no compliance pack named {name!r} (available: {', '.join(sorted(packs)) or 'none'})"}
+        return {"compliance": _("no compliance pack named %(name)s (available: %(names)s)",
+                                name=repr(name), names=", ".join(sorted(packs)) or "none")}
     return dict(pack.check_config(config))

@@ -25,6 +25,7 @@
 """
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
@@ -55,15 +56,15 @@ class Cn2016(CompliancePack):
     def check_config(self, config):
         problems = {}
         if config.get("currency") != "CNY":
-            problems["currency"] = (
-                f"cn-2016 §17: the borrowing caps are set in CNY, so a cn-2016 tenant must use "
-                f"currency CNY, not {config.get('currency')}"
+            problems["currency"] = _(
+                "%(rule)s: the borrowing caps are set in CNY, so a cn-2016 tenant must use "
+                "currency CNY, not %(currency)s", rule="cn-2016 §17", currency=config.get("currency")
             )
         if (config.get("risk") or {}).get("reserve_pays_investors"):
-            problems["risk.reserve_pays_investors"] = (
-                "cn-2016 §10(3): an online lending intermediary may not guarantee lenders' principal or "
+            problems["risk.reserve_pays_investors"] = _(
+                "%(rule)s: an online lending intermediary may not guarantee lenders' principal or "
                 "interest, directly or indirectly; a risk reserve paying investors (垫付) is such a "
-                "guarantee, so this must stay false"
+                "guarantee, so this must stay false", rule="cn-2016 §10(3)"
             )
         for index, product in enumerate(config.get("products") or []):
             kind, amount = product.get("borrower_type"), product.get("max_amount")

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from marshmallow import RAISE, ValidationError, fields, post_load, validate, validates_schema
 
 from core.credit.report import SUBJECT_TYPES
+from core.i18n_validation import Schema
 from core.money import to_decimal
 
 #: Credit grades, best first.
@@ -60,17 +63,17 @@ class Rate(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, float):
-            raise ValidationError(f'write rates as quoted decimal strings, e.g. "{value}"')
+            raise ValidationError(_('write rates as quoted decimal strings, e.g. "%(value)s"', value=value))
         if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise ValidationError('must be a decimal string such as "0.08"')
+            raise ValidationError(_('must be a decimal string such as "0.08"'))
         try:
             rate = to_decimal(value)
         except (TypeError, ValueError):
-            raise ValidationError('must be a decimal string such as "0.08"') from None
+            raise ValidationError(_('must be a decimal string such as "0.08"')) from None
         if not Decimal(0) <= rate < Decimal(1):
-            raise ValidationError("must be at least 0 and below 1 (0.08 is 8% a year)")
+            raise ValidationError(_("must be at least 0 and below 1 (0.08 is 8% a year)"))
         if rate.as_tuple().exponent < -6:
-            raise ValidationError("may have at most 6 decimal places")
+            raise ValidationError(_("may have at most 6 decimal places"))
         return str(value).strip()
 
 
@@ -87,7 +90,7 @@ class Fraction01(Rate):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-_positive_amount = dict(strict=True, validate=validate.Range(min=1, error="must be a positive amount in minor units"))
+_positive_amount = dict(strict=True, validate=validate.Range(min=1, error=_l("must be a positive amount in minor units")))
 
 
 class GradeSchema(Schema):
@@ -96,7 +99,7 @@ class GradeSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    min_score = fields.Int(required=True, strict=True, validate=validate.Range(0, TOTAL_WEIGHT, error="must be between {min} and {max}"))
+    min_score = fields.Int(required=True, strict=True, validate=validate.Range(0, TOTAL_WEIGHT, error=_l("must be between {min} and {max}")))
     #: Credit limit of a person, minor units.
     limit = fields.Int(required=True, **_positive_amount)
     #: Credit limit of an enterprise; the person's limit when left out.
@@ -107,7 +110,7 @@ class GradeSchema(Schema):
     @validates_schema
     def _band(self, data, **kwargs):
         if "rate_min" in data and "rate_max" in data and Decimal(data["rate_min"]) > Decimal(data["rate_max"]):
-            raise ValidationError(f"must not be below rate_min ({data['rate_min']})", "rate_max")
+            raise ValidationError(_("must not be below rate_min (%(rate_min)s)", rate_min=data["rate_min"]), "rate_max")
 
     @post_load
     def _enterprise_limit(self, data, **kwargs):
@@ -126,7 +129,7 @@ class ScorecardSchema(Schema):
     no_history = Fraction01(load_default="0.5")
     #: ``debt_load`` is 0 when everything owed reaches this (minor units), per borrower type.
     debt_reference = fields.Dict(
-        keys=fields.Str(validate=validate.OneOf(SUBJECT_TYPES, error="must be one of: {choices}")),
+        keys=fields.Str(validate=validate.OneOf(SUBJECT_TYPES, error=_l("must be one of: {choices}"))),
         values=fields.Int(**_positive_amount),
         load_default=lambda: {"person": 50_000_000, "enterprise": 250_000_000},
     )
@@ -136,17 +139,17 @@ class ScorecardSchema(Schema):
         weights = data.get("weights", {})
         for name, weight in weights.items():
             if name not in FACTORS:
-                raise ValidationError(f"unknown factor {name!r} (known: {', '.join(FACTORS)})", "weights")
+                raise ValidationError(_("unknown factor %(name)s (known: %(known)s)", name=repr(name), known=", ".join(FACTORS)), "weights")
             if isinstance(weight, bool) or not isinstance(weight, int):
-                raise ValidationError(f"{name}: a weight must be a whole number, not {weight!r}", "weights")
+                raise ValidationError(_("%(name)s: a weight must be a whole number, not %(weight)s", name=name, weight=repr(weight)), "weights")
             if weight < 0:
-                raise ValidationError(f"{name}: a weight may not be negative", "weights")
+                raise ValidationError(_("%(name)s: a weight may not be negative", name=name), "weights")
         total = sum(weights.values())
         if total != TOTAL_WEIGHT:
-            raise ValidationError(f"must add up to {TOTAL_WEIGHT}, not {total}", "weights")
+            raise ValidationError(_("must add up to %(total_weight)s, not %(total)s", total_weight=TOTAL_WEIGHT, total=total), "weights")
         missing = set(SUBJECT_TYPES) - set(data.get("debt_reference", {}))
         if missing:
-            raise ValidationError(f"needs an amount for {', '.join(sorted(missing))}", "debt_reference")
+            raise ValidationError(_("needs an amount for %(types)s", types=", ".join(sorted(missing))), "debt_reference")
 
 
 class RefusalRulesSchema(Schema):
@@ -171,9 +174,9 @@ class CreditSchema(Schema):
         ordered = True
 
     #: A stored bureau report is reused for this many days before a new one is fetched.
-    report_max_age_days = fields.Int(load_default=30, strict=True, validate=validate.Range(0, 366, error="must be between {min} and {max} days"))
+    report_max_age_days = fields.Int(load_default=30, strict=True, validate=validate.Range(0, 366, error=_l("must be between {min} and {max} days")))
     #: ``lendkit daily`` recomputes a grade once it is this many days old (refreshing a stale report first).
-    regrade_every_days = fields.Int(load_default=7, strict=True, validate=validate.Range(1, 366, error="must be between {min} and {max} days"))
+    regrade_every_days = fields.Int(load_default=7, strict=True, validate=validate.Range(1, 366, error=_l("must be between {min} and {max} days")))
     scorecard = fields.Nested(ScorecardSchema, load_default=lambda: ScorecardSchema().load({}))
     grades = fields.Nested(lambda: GradesSchema(), load_default=_grades_default)
     refuse = fields.Nested(RefusalRulesSchema, load_default=lambda: RefusalRulesSchema().load({}))
@@ -199,8 +202,8 @@ class GradesSchema(Schema):
             high, low = data[better]["min_score"], data[worse]["min_score"]
             if low >= high:
                 raise ValidationError(
-                    f"grade thresholds must be strictly descending: {worse} min_score {low} "
-                    f"is not below {better}'s {high}",
+                    _("grade thresholds must be strictly descending: %(worse)s min_score %(low)s "
+                      "is not below %(better)s's %(high)s", worse=worse, low=low, better=better, high=high),
                     f"{worse}",
                 )
 

@@ -41,7 +41,11 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from marshmallow import RAISE, ValidationError, fields, validate
+
+from core.i18n_validation import Schema
 
 from core.lending.schedule import METHODS
 
@@ -67,9 +71,9 @@ def _rate(value) -> Decimal:
     try:
         rate = Decimal(str(value))
     except InvalidOperation:
-        raise ValidationError("must be a decimal rate such as 0.12") from None
+        raise ValidationError(_("must be a decimal rate such as 0.12")) from None
     if not rate.is_finite() or not (Decimal(0) <= rate < Decimal(1)):
-        raise ValidationError("must be at least 0 and below 1 (0.12 means 12%)")
+        raise ValidationError(_("must be at least 0 and below 1 (0.12 means 12%)"))
     return rate
 
 
@@ -78,9 +82,9 @@ class Rate(fields.Str):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, float):
-            raise ValidationError("write rates as quoted decimals, e.g. \"0.12\", never as floats")
+            raise ValidationError(_('write rates as quoted decimals, e.g. "0.12", never as floats'))
         if isinstance(value, bool):
-            raise ValidationError("must be a decimal rate such as 0.12")
+            raise ValidationError(_("must be a decimal rate such as 0.12"))
         return str(_rate(value))
 
 
@@ -109,7 +113,7 @@ class ProductSchema(Schema):
         unknown = RAISE
         ordered = True
 
-    code = fields.Str(required=True, validate=validate.Regexp(r"^[a-z0-9_-]{1,40}$", error="must be short lower-case letters, digits, - or _"))
+    code = fields.Str(required=True, validate=validate.Regexp(r"^[a-z0-9_-]{1,40}$", error=_l("must be short lower-case letters, digits, - or _")))
     name = _localized_text()
     borrower_type = fields.Str(required=True, validate=validate.OneOf(BORROWER_TYPES))
     #: Amounts in minor units (fen, cents).
@@ -141,21 +145,21 @@ def product_problems(product: dict) -> dict[str, str]:
     """Answers of one loaded product that are each valid but do not fit together: ``{field: problem}``."""
     problems: dict[str, str] = {}
     if product["min_amount"] > product["max_amount"]:
-        problems["min_amount"] = "is above max_amount"
+        problems["min_amount"] = _("is above max_amount")
     if Decimal(product["annual_rate_min"]) > Decimal(product["annual_rate_max"]):
-        problems["annual_rate_min"] = "is above annual_rate_max"
+        problems["annual_rate_min"] = _("is above annual_rate_max")
     if product["min_bid"] > product["max_amount"]:
-        problems["min_bid"] = "is above the product's max_amount"
+        problems["min_bid"] = _("is above the product's max_amount")
     low, high = Decimal(product["annual_rate_min"]), Decimal(product["annual_rate_max"])
     for grade, band in (product.get("grade_rates") or {}).items():
         if Decimal(band["min"]) > Decimal(band["max"]):
-            problems[f"grade_rates.{grade}"] = "min is above max"
+            problems[f"grade_rates.{grade}"] = _("min is above max")
         elif Decimal(band["min"]) < low or Decimal(band["max"]) > high:
-            problems[f"grade_rates.{grade}"] = f"must lie within the product's band {low}–{high}"
+            problems[f"grade_rates.{grade}"] = _("must lie within the product's band %(low)s–%(high)s", low=low, high=high)
     if product["write_off_after_days"] < product["default_after_days"]:
-        problems["write_off_after_days"] = "is before default_after_days"
+        problems["write_off_after_days"] = _("is before default_after_days")
     if product.get("max_bid_per_investor") is not None and product["max_bid_per_investor"] < product["min_bid"]:
-        problems["max_bid_per_investor"] = "is below min_bid"
+        problems["max_bid_per_investor"] = _("is below min_bid")
     return problems
 
 
@@ -165,7 +169,7 @@ def load_products(value) -> list[dict]:
     Raises ValidationError with ``{index: {field: [problem]}}``.
     """
     if not isinstance(value, list):
-        raise ValidationError("must be a list of products")
+        raise ValidationError(_("must be a list of products"))
     products = ProductSchema(many=True).load(value)
     validate_products(products)
     return products
@@ -178,7 +182,7 @@ def validate_products(products: list) -> None:
     for index, product in enumerate(products):
         problems = product_problems(product)
         if product["code"] in seen:
-            problems["code"] = f"product code {product['code']!r} is used twice"
+            problems["code"] = _("product code %(code)s is used twice", code=repr(product["code"]))
         seen.add(product["code"])
         if problems:
             errors[index] = {field: [problem] for field, problem in problems.items()}

@@ -15,9 +15,12 @@ from pathlib import Path
 import yaml
 from babel import Locale
 from babel.numbers import get_currency_name
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from marshmallow import RAISE, ValidationError, fields, validate, validates, validates_schema
 
 from core.credit.settings import CreditSchema
+from core.i18n_validation import Schema, sentence
 
 SUPPORTED_LOCALES = ("en", "zh_CN")
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
@@ -30,6 +33,12 @@ PROVIDER_FAMILIES = {
     "custody": "custody bank",
     "sms": "SMS provider",
     "credit_bureau": "credit bureau",
+}
+#: The problem of a provider name that no plugin registers, per family (translated when raised).
+NO_SUCH_PROVIDER = {
+    "custody": _l("no custody bank named %(name)s (available: %(names)s)"),
+    "sms": _l("no SMS provider named %(name)s (available: %(names)s)"),
+    "credit_bureau": _l("no credit bureau named %(name)s (available: %(names)s)"),
 }
 
 
@@ -68,13 +77,13 @@ class BrandingSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    primary_color = fields.Str(required=True, validate=validate.Regexp(COLOR_RE, error="must be a colour like #1a2b3c"))
-    accent_color = fields.Str(required=True, validate=validate.Regexp(COLOR_RE, error="must be a colour like #1a2b3c"))
-    background_color = fields.Str(load_default="#f6f7f9", validate=validate.Regexp(COLOR_RE, error="must be a colour like #1a2b3c"))
-    text_color = fields.Str(load_default="#1d2430", validate=validate.Regexp(COLOR_RE, error="must be a colour like #1a2b3c"))
-    font_family = fields.Str(load_default="system-ui, sans-serif", validate=validate.Regexp(FONT_RE, error="may hold only font names, quotes, commas and hyphens"))
+    primary_color = fields.Str(required=True, validate=validate.Regexp(COLOR_RE, error=_l("must be a colour like #1a2b3c")))
+    accent_color = fields.Str(required=True, validate=validate.Regexp(COLOR_RE, error=_l("must be a colour like #1a2b3c")))
+    background_color = fields.Str(load_default="#f6f7f9", validate=validate.Regexp(COLOR_RE, error=_l("must be a colour like #1a2b3c")))
+    text_color = fields.Str(load_default="#1d2430", validate=validate.Regexp(COLOR_RE, error=_l("must be a colour like #1a2b3c")))
+    font_family = fields.Str(load_default="system-ui, sans-serif", validate=validate.Regexp(FONT_RE, error=_l("may hold only font names, quotes, commas and hyphens")))
     #: Path of the logo inside the tenant folder (SVG or PNG).
-    logo = fields.Str(required=True, validate=validate.Regexp(r"^static/[\w./-]+\.(svg|png)$", error="must be a .svg or .png under static/"))
+    logo = fields.Str(required=True, validate=validate.Regexp(r"^static/[\w./-]+\.(svg|png)$", error=_l("must be a .svg or .png under static/")))
     tagline = LocalizedText(load_default=dict)
     hero_title = LocalizedText(load_default=dict)
 
@@ -135,7 +144,7 @@ class SecuritySchema(Schema):
     otp_daily_per_ip = fields.Int(load_default=50, validate=validate.Range(1, 10000))
     #: SMS texts per template name (``otp``, ``money_moved``) and locale; see docs/accounts.md.
     sms_templates = fields.Dict(
-        keys=fields.Str(validate=validate.OneOf(("otp", "money_moved"), error="must be one of: {choices}")),
+        keys=fields.Str(validate=validate.OneOf(("otp", "money_moved"), error=_l("must be one of: {choices}"))),
         values=LocalizedText(),
         load_default=dict,
     )
@@ -148,14 +157,16 @@ class SecuritySchema(Schema):
         for name, texts in value.items():
             for locale, text in texts.items():
                 try:
-                    used = {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
+                    used = {field for _text, field, _spec, _conversion in string.Formatter().parse(text) if field is not None}
                 except ValueError as exc:
-                    raise ValidationError(f"{name}.{locale}: {exc}") from None
+                    raise ValidationError(f"{name}.{locale}: {exc}") from None  # Python's own words
                 unknown = used - allowed[name]
                 if unknown:
-                    raise ValidationError(f"{name}.{locale}: unknown placeholder {{{sorted(unknown)[0]}}}; use {', '.join('{' + a + '}' for a in sorted(allowed[name]))}")
+                    raise ValidationError(_("%(where)s: unknown placeholder %(placeholder)s; use %(allowed)s",
+                                            where=f"{name}.{locale}", placeholder="{" + sorted(unknown)[0] + "}",
+                                            allowed=", ".join("{" + a + "}" for a in sorted(allowed[name]))))
                 if name == "otp" and "code" not in used:
-                    raise ValidationError(f"otp.{locale}: must contain {{code}}")
+                    raise ValidationError(_("%(where)s: must contain {code}", where=f"otp.{locale}"))
 
 
 class RiskSchema(Schema):
@@ -173,15 +184,15 @@ class TenantConfigSchema(Schema):
         unknown = RAISE
         ordered = True
 
-    slug = fields.Str(required=True, validate=validate.Regexp(SLUG_RE, error="must be lower-case letters, digits and hyphens"))
+    slug = fields.Str(required=True, validate=validate.Regexp(SLUG_RE, error=_l("must be lower-case letters, digits and hyphens")))
     name = fields.Str(required=True, validate=validate.Length(1, 200))
     company = fields.Nested(CompanySchema, required=True)
-    hosts = fields.List(fields.Str(validate=validate.Regexp(HOST_RE, error="is not a valid host name")), required=True, validate=validate.Length(min=1, error="must list at least one host"))
-    default_locale = fields.Str(required=True, validate=validate.OneOf(SUPPORTED_LOCALES, error="must be one of: {choices}"))
-    locales = fields.List(fields.Str(validate=validate.OneOf(SUPPORTED_LOCALES, error="must be one of: {choices}")), load_default=None)
+    hosts = fields.List(fields.Str(validate=validate.Regexp(HOST_RE, error=_l("is not a valid host name"))), required=True, validate=validate.Length(min=1, error=_l("must list at least one host")))
+    default_locale = fields.Str(required=True, validate=validate.OneOf(SUPPORTED_LOCALES, error=_l("must be one of: {choices}")))
+    locales = fields.List(fields.Str(validate=validate.OneOf(SUPPORTED_LOCALES, error=_l("must be one of: {choices}"))), load_default=None)
     currency = fields.Str(required=True)
     timezone = fields.Str(load_default="UTC")
-    theme = fields.Str(load_default="default", validate=validate.Regexp(SLUG_RE, error="must be a theme folder name"))
+    theme = fields.Str(load_default="default", validate=validate.Regexp(SLUG_RE, error=_l("must be a theme folder name")))
     branding = fields.Nested(BrandingSchema, required=True)
     providers = fields.Nested(ProvidersSchema, required=True)
     credit = fields.Nested(CreditSchema, load_default=lambda: CreditSchema().load({}))
@@ -195,7 +206,7 @@ class TenantConfigSchema(Schema):
     @validates("currency")
     def _currency(self, value, **kwargs):
         if not re.fullmatch(r"[A-Z]{3}", value) or get_currency_name(value, locale="en") == value:
-            raise ValidationError("must be an ISO 4217 currency code such as CNY or USD")
+            raise ValidationError(_("must be an ISO 4217 currency code such as CNY or USD"))
 
     @validates("timezone")
     def _timezone(self, value, **kwargs):
@@ -204,13 +215,13 @@ class TenantConfigSchema(Schema):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValidationError(f"unknown time zone {value!r}") from None
+            raise ValidationError(_("unknown time zone %(name)s", name=repr(value))) from None
 
     @validates_schema
     def _locales(self, data, **kwargs):
         locales = data.get("locales")
         if locales is not None and data.get("default_locale") not in locales:
-            raise ValidationError("must include default_locale", "locales")
+            raise ValidationError(_("must include default_locale"), "locales")
 
 
 def _lending_products():
@@ -228,8 +239,8 @@ def flatten_errors(messages, prefix: str = "") -> dict[str, str]:
             if key == "_schema":
                 name = prefix or "(file)"
             flat.update(flatten_errors(value, name))
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        flat[prefix or "(file)"] = " ".join(m.rstrip(".") + "." for m in messages)
+    elif isinstance(messages, list) and all(not isinstance(m, (dict, list)) for m in messages):
+        flat[prefix or "(file)"] = " ".join(sentence(m) for m in messages)
     elif isinstance(messages, list):
         for index, value in enumerate(messages):
             flat.update(flatten_errors(value, f"{prefix}[{index}]"))
@@ -258,15 +269,15 @@ def load_tenant_folder(folder: Path, provider_registry=None) -> LoadedTenant:
     try:
         raw_bytes = path.read_bytes()
     except FileNotFoundError:
-        raise TenantConfigError(path, {"(file)": "not found"}) from None
+        raise TenantConfigError(path, {"(file)": _("not found")}) from None
     try:
         raw = yaml.safe_load(raw_bytes)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(file)"
-        raise TenantConfigError(path, {where: f"not valid YAML: {getattr(exc, 'problem', exc)}"}) from None
+        raise TenantConfigError(path, {where: _("not valid YAML: %(problem)s", problem=getattr(exc, "problem", exc))}) from None
     if not isinstance(raw, dict):
-        raise TenantConfigError(path, {"(file)": "must be a mapping of settings"})
+        raise TenantConfigError(path, {"(file)": _("must be a mapping of settings")})
     try:
         config = TenantConfigSchema().load(raw)
     except ValidationError as exc:
@@ -274,24 +285,24 @@ def load_tenant_folder(folder: Path, provider_registry=None) -> LoadedTenant:
 
     problems: dict[str, str] = {}
     if config["slug"] != folder.name:
-        problems["slug"] = f"must equal the folder name {folder.name!r}"
+        problems["slug"] = _("must equal the folder name %(name)s", name=repr(folder.name))
     logo = folder / config["branding"]["logo"]
     if not logo.is_file():
-        problems["branding.logo"] = f"file {config['branding']['logo']} not found in the tenant folder"
+        problems["branding.logo"] = _("file %(path)s not found in the tenant folder", path=config["branding"]["logo"])
     config["hosts"] = [h.lower() for h in config["hosts"]]
     if len(set(config["hosts"])) != len(config["hosts"]):
-        problems["hosts"] = "lists a host twice"
+        problems["hosts"] = _("lists a host twice")
     if config["locales"] is None:
         config["locales"] = [config["default_locale"]]
     if provider_registry is not None:
-        for family, label in PROVIDER_FAMILIES.items():
+        for family in PROVIDER_FAMILIES:
             choice = config["providers"][family]
             available = provider_registry.get(family, {})
             provider = available.get(choice["name"])
             field = f"providers.{family}"
             if provider is None:
-                names = ", ".join(sorted(available)) or "none installed"
-                problems[f"{field}.name"] = f"no {label} named {choice['name']!r} (available: {names})"
+                names = ", ".join(sorted(available)) or _("none installed")
+                problems[f"{field}.name"] = str(NO_SUCH_PROVIDER[family]) % {"name": repr(choice["name"]), "names": names}
                 continue
             errors = provider.settings_schema().validate(choice["settings"])
             if errors:
