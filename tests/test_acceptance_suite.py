@@ -13,18 +13,17 @@ from core.delivery import gates  # noqa: F401  (registers the gates)
 from core.delivery.acceptance import latest_run, run_acceptance, scenarios
 from core.delivery.models import AcceptanceRun
 from core.delivery.rehearsal import bids_for
-from core.delivery.stages import run_gate
+from core.delivery.stages import configuration_digest, run_gate
 from core.extensions import db
 from core.ledger.models import JournalEntry
 from core.tenancy import tenant_context
 
 
 def _products(tenant, change):
-    """Change the tenant's products in its stored configuration, as a new configuration (new digest)."""
+    """Change the tenant's products in its stored configuration (as a sync of a changed tenant.yaml would)."""
     config = copy.deepcopy(tenant.config)
     change(config["products"])
     tenant.config = config
-    tenant.config_digest = f"{int(tenant.config_digest[:8], 16) + 1:08x}" + tenant.config_digest[8:]
     db.session.commit()
 
 
@@ -57,7 +56,7 @@ def test_the_cli_runs_the_suite_and_the_tested_gate_reads_the_run(tenant_b, lend
     assert "each of 3 investors received their principal back to the cent" in result.output
     assert "[pass] the books balance and reconcile with the bank every day" in result.output
     run = latest_run(tenant_b)
-    assert run.passed and run.config_digest == tenant_b.config_digest and run.actor
+    assert run.passed and run.config_digest == configuration_digest(tenant_b) and run.actor
     with tenant_context(tenant_b):  # the rehearsal never touched the tenant's own books or users
         after = (db.session.scalar(select(func.count(JournalEntry.id))), db.session.scalar(select(func.count(User.id))))
     assert after == before
@@ -71,7 +70,7 @@ def test_the_gate_fails_without_a_run_of_the_current_configuration(tenant_b, len
     assert not checks[-1].passed and "lendkit tenant accept beta" in checks[-1].detail
     assert lendkit("tenant", "accept", "beta").exit_code == 0
     assert run_gate(tenant_b, "tested")[-1].passed
-    _products(tenant_b, lambda products: products[0].update(grace_days=5))
+    _products(tenant_b, lambda products: products[0].update(grace_days=products[0]["grace_days"] + 1))
     checks = run_gate(tenant_b, "tested")
     assert not checks[-1].passed and "the configuration changed since the run" in checks[-1].detail
 
@@ -106,3 +105,37 @@ def test_a_tenant_without_products_cannot_pass(tenant_b):
     run_acceptance(tenant_b, actor="test")
     checks = run_gate(tenant_b, "tested")
     assert not checks[-1].passed and "no loan products" in checks[0].detail
+
+
+def test_a_change_made_in_the_admin_console_calls_for_a_new_run(tenant_b, lendkit):
+    from core.configuration.service import save_section, section_value
+
+    assert lendkit("tenant", "accept", "beta").exit_code == 0
+    assert run_gate(tenant_b, "tested")[-1].passed
+    products = section_value(tenant_b.config, "products")
+    products["products"][0]["grace_days"] = products["products"][0]["grace_days"] + 2
+    with tenant_context(tenant_b):
+        assert save_section(tenant_b, "products", products, actor="console admin") is not None
+    checks = run_gate(db.session.get(type(tenant_b), tenant_b.id), "tested")
+    assert not checks[-1].passed and "the configuration changed since the run" in checks[-1].detail
+
+
+def test_the_rehearsal_leaves_the_deployments_task_routing_alone(tenant_b, app):
+    from core import jobs
+
+    jobs.celery.conf.update(broker_url="redis://127.0.0.1:6399/0", task_always_eager=False)
+    try:
+        run_acceptance(tenant_b, actor="test")
+        assert jobs.celery.conf.task_always_eager is False
+        assert jobs.celery.conf.broker_url == "redis://127.0.0.1:6399/0"
+    finally:
+        jobs.init_app(app)
+
+
+def test_bids_round_to_the_step_inside_the_minimum_and_the_maximum():
+    assert bids_for(100_000, min_bid=30_000, step=7_000, max_bid=None) == [49_000, 56_000]
+    assert bids_for(100_050, min_bid=100, step=50, max_bid=33_350) == [33_350, 33_350, 33_350]
+    import pytest
+
+    with pytest.raises(ValueError):
+        bids_for(100_000, min_bid=30_000, step=7_000, max_bid=30_000)  # no multiple of 7,000 in [30,000, 30,000]

@@ -102,10 +102,96 @@ def test_clear_demo_deletes_people_money_and_loans_but_keeps_the_site(tenant_a, 
 
 def test_clear_demo_is_refused_once_real_providers_may_be_chosen(tenant_a, tenant_b, lendkit):
     lendkit("tenant", "seed", "beta")
+    lendkit("tenant", "seed", "alpha")
+    assert lendkit("tenant", "clear-demo", "alpha", "--confirm", "alpha").exit_code == 0
+    with tenant_context(tenant_b):  # clearing one tenant never touches another
+        assert db.session.scalar(select(func.count(Loan.id))) == 1
+        assert db.session.scalar(select(func.count(User.id))) > 0
     tenant_a.stage = "configured"
     db.session.commit()
     result = lendkit("tenant", "clear-demo", "alpha", "--confirm", "alpha")
-    assert result.exit_code == 1 and "before the configured stage" in result.output
-    assert lendkit("tenant", "clear-demo", "alpha", "--confirm", "alpha").exit_code == 1
-    with tenant_context(tenant_b):  # clearing one tenant never touches another
+    assert result.exit_code == 1 and "has reached the configured stage" in result.output
+
+
+def _set_products(tenant, change):
+    config = copy.deepcopy(tenant.config)
+    change(config["products"])
+    tenant.config = config
+    db.session.commit()
+
+
+def test_every_product_gets_its_own_borrower_even_two_of_one_type(tenant_a, lendkit):
+    def second_person_product(products):
+        extra = copy.deepcopy(products[0])
+        extra["code"] = "consumer-plus"
+        products.append(extra)
+
+    _set_products(tenant_a, second_person_product)
+    result = lendkit("tenant", "seed", "alpha")
+    assert result.exit_code == 0 and "3 demo listings" in result.output, result.output
+    with tenant_context(tenant_a):
+        borrowers = db.session.scalars(select(Loan.borrower_id)).all()
+        assert len(set(borrowers)) == 3
+        assert User.by_mobile(tenant_a, "13600000001") is not None  # the second person borrower
+
+
+def test_an_enterprise_only_tenant_seeds_once(tenant_a, lendkit):
+    _set_products(tenant_a, lambda products: products.__delitem__(0))  # only the sme product is left
+    first = lendkit("tenant", "seed", "alpha")
+    assert first.exit_code == 0 and "1 demo listings" in first.output, first.output
+    again = lendkit("tenant", "seed", "alpha")
+    assert again.exit_code == 0 and "1 demo listings" in again.output, again.output
+    with tenant_context(tenant_a):
         assert db.session.scalar(select(func.count(Loan.id))) == 1
+
+
+def test_a_seed_that_fails_halfway_keeps_nothing(tenant_a, lendkit, monkeypatch):
+    from core.delivery.rehearsal import Cast
+
+    real = Cast.listed_loan
+    calls = {"n": 0}
+
+    def failing(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("the bureau went away")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Cast, "listed_loan", failing)
+    result = lendkit("tenant", "seed", "alpha")
+    assert result.exit_code == 1 and "the bureau went away" in result.output
+    with tenant_context(tenant_a):
+        assert db.session.scalar(select(func.count(User.id))) == 0
+        assert db.session.scalar(select(func.count(Loan.id))) == 0
+    monkeypatch.setattr(Cast, "listed_loan", real)
+    assert "2 demo listings" in lendkit("tenant", "seed", "alpha").output  # and it seeds cleanly afterwards
+
+
+def test_cards_stay_nineteen_digits_for_any_tenant_id(tenant_a):
+    from types import SimpleNamespace
+
+    from core.accounts.identity import luhn_check_digit
+    from core.delivery.rehearsal import Cast
+
+    with tenant_context(tenant_a):
+        cast = Cast()
+    for tenant_id in (1, 10, 123, 98765):
+        cast.tenant = SimpleNamespace(id=tenant_id)
+        card = cast.card()
+        assert len(card) == 19 and card[-1] == luhn_check_digit(card[:-1])
+
+
+def test_a_tenant_sent_back_from_configured_cannot_be_cleared_or_seeded(tenant_a, lendkit):
+    from core.delivery.models import StageChange
+
+    lendkit("tenant", "seed", "alpha")
+    db.session.add(StageChange(tenant_id=tenant_a.id, from_stage="confirmed", to_stage="configured", action="advance", actor="op"))
+    db.session.add(StageChange(tenant_id=tenant_a.id, from_stage="configured", to_stage="demo", action="send_back", actor="op",
+                               reason="new logo"))
+    tenant_a.stage = "demo"
+    db.session.commit()
+    result = lendkit("tenant", "clear-demo", "alpha", "--confirm", "alpha")
+    assert result.exit_code == 1 and "has reached the configured stage" in result.output
+    with tenant_context(tenant_a):
+        assert db.session.scalar(select(func.count(Loan.id))) == 2  # nothing deleted
+        assert "configured for real providers" in seed_demo(tenant_a).skipped

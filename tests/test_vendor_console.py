@@ -138,7 +138,7 @@ def test_the_console_seeds_the_demo_and_runs_the_acceptance_suite(console, opera
     assert console.post("/console/tenants/beta/accept").status_code == 302  # operators only
     signed_in(console, operator)
     seeded = console.post("/console/tenants/beta/seed", follow_redirects=True).get_data(as_text=True)
-    assert "Demo data seeded: 1 listings" in seeded
+    assert "Demo data seeded:" in seeded and "1 listings" in seeded
     again = console.post("/console/tenants/beta/seed", follow_redirects=True).get_data(as_text=True)
     assert "Demo data was already there: 1 listings" in again
     tenant_b.stage = "configured"

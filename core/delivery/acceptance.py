@@ -115,7 +115,9 @@ def describe(exc: Exception) -> str:
 
 
 def _money(amount: int, currency: str) -> str:
-    return f"{currency} {amount / 100:,.2f}" if amount % 100 else f"{currency} {amount // 100:,}"
+    from core.ledger.errors import major
+
+    return major(amount, currency)
 
 
 @dataclass
@@ -319,36 +321,42 @@ def rehearse(tenant, suite: list[Scenario]) -> list[Outcome]:
         folder = Path(tmp)
         settings = {name: outer[name] for name in CARRIED_SETTINGS if name in outer}
         settings.update(SQLALCHEMY_DATABASE_URI=f"sqlite:///{folder / 'rehearsal.db'}", LENDKIT_INSTANCE_PATH=str(folder),
-                        LENDKIT_ENV="testing", LENDKIT_BROKER_URL=None, LENDKIT_REDIS_URL=None, SERVER_NAME=None)
+                        LENDKIT_ENV="testing", LENDKIT_BROKER_URL=None, LENDKIT_REDIS_URL=None, SERVER_NAME=None,
+                        LENDKIT_REHEARSAL=True)  # plugins' event hooks can tell a rehearsal from real life
         app = create_app(settings)
-        jobs.init_app(app)
-        with app.app_context():
-            db.create_all()
-            copy_ = Tenant(slug=tenant.slug, name=tenant.name, default_locale=tenant.default_locale,
-                           currency=tenant.currency, theme=tenant.theme, config=_rehearsal_config(tenant.config, folder),
-                           config_digest=tenant.config_digest, stage=tenant.stage)
-            copy_.hosts.append(TenantHost(host=f"{tenant.slug}.acceptance.invalid"))
-            db.session.add(copy_)
-            db.session.commit()
-            with tenant_context(copy_):
-                cast = Cast()
-                cast.open_platform()
-                outcomes = _live_all(suite, cast)
-            db.session.remove()
-            db.engine.dispose()
+        saved = {key: jobs.celery.conf[key] for key in ("broker_url", "result_backend", "task_always_eager")}
+        jobs.init_app(app)  # the rehearsal's tasks run in-process, in the rehearsal's app
+        try:
+            with app.app_context():
+                db.create_all()
+                copy_ = Tenant(slug=tenant.slug, name=tenant.name, default_locale=tenant.default_locale,
+                               currency=tenant.currency, theme=tenant.theme, config=_rehearsal_config(tenant.config, folder),
+                               config_digest=tenant.config_digest, stage=tenant.stage)
+                copy_.hosts.append(TenantHost(host=f"{tenant.slug}.acceptance.invalid"))
+                db.session.add(copy_)
+                db.session.commit()
+                with tenant_context(copy_):
+                    cast = Cast()
+                    cast.open_platform()
+                    outcomes = _live_all(suite, cast)
+                db.session.remove()
+                db.engine.dispose()
+        finally:
+            jobs.celery.conf.update(saved)  # the deployment's own task routing, as it was
     return outcomes
 
 
 def run_acceptance(tenant, actor: str):
     """Generate ``tenant``'s suite, rehearse it, record and return the :class:`AcceptanceRun`."""
     from core.delivery.models import AcceptanceRun
+    from core.delivery.stages import configuration_digest
     from core.tenancy.models import utcnow
 
     started = utcnow()
     suite = scenarios(tenant.config)
     outcomes = rehearse(tenant, suite) if suite else [
         Outcome("loan products", False, "the tenant has no loan products; there is nothing to accept")]
-    run = AcceptanceRun(tenant_id=tenant.id, config_digest=tenant.config_digest,
+    run = AcceptanceRun(tenant_id=tenant.id, config_digest=configuration_digest(tenant),
                         passed=all(o.passed for o in outcomes), scenarios=[asdict(o) for o in outcomes],
                         actor=actor, started_at=started, finished_at=utcnow())
     db.session.add(run)

@@ -72,62 +72,109 @@ def _listing_amount(product: dict) -> int:
     return max(product["min_amount"], amount // step * step)
 
 
+def _before_configured(tenant) -> bool:
+    """Whether ``tenant`` never reached the configured stage (real providers, real books)."""
+    from core.delivery.models import StageChange
+    from core.delivery.stages import STAGES
+
+    later = STAGES[STAGES.index("configured"):]
+    if tenant.stage in later:
+        return False
+    reached = db.session.scalar(select(db.func.count(StageChange.id)).where(
+        StageChange.tenant_id == tenant.id, StageChange.to_stage.in_(later)))
+    return not reached
+
+
+def _borrower_mobile(tenant, kind: str) -> str:
+    """The first person and enterprise borrowers have the documented numbers; more borrowers 13600000001, …"""
+    from core.accounts.models import User
+
+    first = DEMO_PEOPLE["borrower"] if kind == "person" else DEMO_PEOPLE["enterprise_borrower"]
+    if User.by_mobile(tenant, first) is None:
+        return first
+    serial = 1
+    while User.by_mobile(tenant, f"1360000{serial:04d}") is not None:
+        serial += 1
+    return f"1360000{serial:04d}"
+
+
 def seed_demo(tenant) -> DemoSeed:
-    """Seed ``tenant`` (bound) with demo people and one part-funded listing per product; idempotent."""
+    """Seed ``tenant`` (bound) with demo people and one part-funded listing per product.
+
+    Idempotent: a product that already has a loan gets no other. All or nothing: when seeding
+    fails, every demo row is cleared again (see :func:`clear_demo`) and the error raised.
+    """
+    from core.lending.models import Loan
+
+    if tenant.config["providers"]["custody"]["name"] != "sandbox":
+        return DemoSeed(0, False, "demo loans need the sandbox custody bank; this tenant uses a real one")
+    if not _before_configured(tenant):
+        return DemoSeed(0, False, f"{tenant.slug} has been configured for real providers; demo money would mix with real books")
+    try:
+        created = _seed(tenant)
+    except Exception:
+        db.session.rollback()
+        _wipe(tenant)
+        raise
+    listed = db.session.scalar(select(db.func.count(Loan.id)).where(Loan.status == "listed")) or 0
+    return DemoSeed(listed, created)
+
+
+def _seed(tenant) -> bool:
     from core.accounts.models import User
     from core.custody.service import open_platform
     from core.delivery.acceptance import SANDBOX_PROFILES
     from core.lending.models import Loan
     from core.lending.products import products_of, rate_band
 
-    if tenant.config["providers"]["custody"]["name"] != "sandbox":
-        return DemoSeed(0, False, "demo loans need the sandbox custody bank; this tenant uses a real one")
-    if User.by_mobile(tenant, DEMO_PEOPLE["borrower"]) is not None:
-        listed = db.session.scalar(select(db.func.count(Loan.id)).where(Loan.status == "listed")) or 0
-        return DemoSeed(listed, False)
-    company = tenant.config["company"]
-    for done in open_platform(name=company["legal_name"], registration_number=company.get("registration_number") or tenant.slug,
-                              card_number=DEMO_PLATFORM_CARD):
-        if done.state != "confirmed":
-            raise RuntimeError(f"the sandbox bank did not open the platform's accounts: {done.state} {done.reason}")
     names = NAMES.get(tenant.default_locale, NAMES["en"])
-    cast = DemoCast(mobile_prefix="137", first_serial=500)
     locale = tenant.default_locale
-    reviewer = cast.staff("reviewer", name=names["staff"][0], mobile=DEMO_PEOPLE["reviewer"], locale=locale)
-    risk = cast.staff("risk_officer", name=names["staff"][1], mobile=DEMO_PEOPLE["risk_officer"], locale=locale)
-    investors = [cast.user("investor", name=name, mobile=mobile, funds=100_000_000, locale=locale)
-                 for name, mobile in zip(names["investors"], DEMO_PEOPLE["investors"])]
-    borrowers: dict[str, object] = {}
-    listings = 0
-    for product in products_of(tenant):
+    cast = DemoCast(mobile_prefix="137", first_serial=500 + 100 * (db.session.scalar(select(db.func.count(User.id))) or 0))
+    reviewer = User.by_mobile(tenant, DEMO_PEOPLE["reviewer"])
+    if reviewer is None:
+        company = tenant.config["company"]
+        for done in open_platform(name=company["legal_name"],
+                                  registration_number=company.get("registration_number") or tenant.slug,
+                                  card_number=DEMO_PLATFORM_CARD):
+            if done.state != "confirmed":
+                raise RuntimeError(f"the sandbox bank did not open the platform's accounts: {done.state} {done.reason}")
+        reviewer = cast.staff("reviewer", name=names["staff"][0], mobile=DEMO_PEOPLE["reviewer"], locale=locale)
+        cast.staff("risk_officer", name=names["staff"][1], mobile=DEMO_PEOPLE["risk_officer"], locale=locale)
+        for name, mobile in zip(names["investors"], DEMO_PEOPLE["investors"]):
+            cast.user("investor", name=name, mobile=mobile, funds=100_000_000, locale=locale)
+    risk = User.by_mobile(tenant, DEMO_PEOPLE["risk_officer"])
+    investors = [User.by_mobile(tenant, mobile) for mobile in DEMO_PEOPLE["investors"]]
+    created = False
+    for index, product in enumerate(products_of(tenant)):
+        if db.session.scalar(select(Loan.id).where(Loan.product_code == product["code"]).limit(1)) is not None:
+            continue
         served = [g for g in SANDBOX_PROFILES if rate_band(tenant, product, g) is not None]
         if not served:
             continue
         kind = product["borrower_type"]
-        if kind not in borrowers:
-            if kind == "person":
-                borrowers[kind] = cast.user("borrower", "investor", name=names["borrower"], mobile=DEMO_PEOPLE["borrower"],
-                                            profile=SANDBOX_PROFILES[served[0]], locale=locale)
-            else:
-                borrowers[kind] = cast.user("borrower", kind="enterprise", name=names["enterprise"], company=names["company"],
-                                            mobile=DEMO_PEOPLE["enterprise_borrower"], profile=SANDBOX_PROFILES[served[0]],
-                                            locale=locale)
+        mobile = _borrower_mobile(tenant, kind)
+        if kind == "person":
+            borrower = cast.user("borrower", "investor", name=names["borrower"], mobile=mobile,
+                                 profile=SANDBOX_PROFILES[served[0]], locale=locale)
+        else:
+            borrower = cast.user("borrower", kind="enterprise", name=names["enterprise"], company=names["company"],
+                                 mobile=mobile, profile=SANDBOX_PROFILES[served[0]], locale=locale)
         terms = sorted(product["terms_months"])
-        loan = cast.listed_loan(borrowers[kind], reviewer, risk, amount=_listing_amount(product),
+        loan = cast.listed_loan(borrower, reviewer, risk, amount=_listing_amount(product),
                                 months=terms[len(terms) // 2], method=product["repayment_methods"][0],
                                 product=product["code"], purpose=names["purpose"][kind],
                                 industry=names["industry"][kind], repayment_source=names["source"][kind],
                                 reasons=names["reasons"])
         # one demo investor has bid 40 % (each bid checks a transaction password: argon2, deliberately slow)
-        step, minimum = product["bid_step"], product["min_bid"]
-        bid = max(minimum, loan.amount * FUNDED_SHARE[0] // FUNDED_SHARE[1] // step * step)
+        step = product["bid_step"]
+        bid = max(-(-product["min_bid"] // step) * step, loan.amount * FUNDED_SHARE[0] // FUNDED_SHARE[1] // step * step)
         cap = product.get("max_bid_per_investor")
         if cap:
-            bid = min(bid, cap)
-        if bid < loan.amount:  # a demo listing stays open: part-funded, never full
-            cast.fund(loan, [investors[listings % len(investors)]], [bid])
-        listings += 1
-    return DemoSeed(listings, True)
+            bid = min(bid, cap // step * step)
+        if product["min_bid"] <= bid < loan.amount:  # a demo listing stays open: part-funded, never full
+            cast.fund(loan, [investors[index % len(investors)]], [bid])
+        created = True
+    return created
 
 
 #: Tenant-owned tables a demo wipe keeps: the site's configuration, its notices and the audit trail.
@@ -141,18 +188,35 @@ class ClearRefused(Exception):
 def clear_demo(tenant, actor: str) -> dict[str, int]:
     """Delete the tenant's people, money, loans and everything made with them (before go-live only);
     returns rows deleted per table. Configuration, notices and the audit trail stay, and the
-    wipe is audited. On the sandbox bank, the bank's side is emptied too."""
+    wipe is audited. On the sandbox bank, the bank's side is emptied too.
+
+    Refused once the tenant has ever reached the ``configured`` stage (even if sent back since)
+    or holds imported base data: those books are real.
+    """
+    from core.audit import audit
+    from core.delivery.models import ImportBatch
+    from core.tenancy import tenant_context
+
+    if not _before_configured(tenant):
+        raise ClearRefused(f"{tenant.slug} has reached the configured stage: demo data is cleared before real "
+                           f"providers are chosen, never after (its books may be real)")
+    with tenant_context(tenant):
+        if db.session.scalar(select(db.func.count(ImportBatch.id))):
+            raise ClearRefused(f"{tenant.slug} holds imported base data: those are real people and money")
+    deleted = _wipe(tenant)
+    with tenant_context(tenant):
+        audit("delivery.demo_cleared", actor=actor, target=f"tenant:{tenant.slug}", details=deleted)
+        db.session.commit()
+    return deleted
+
+
+def _wipe(tenant) -> dict[str, int]:
+    """Delete every row of the tenant's but those in :data:`KEPT_BY_CLEAR`; empty its sandbox bank."""
     from sqlalchemy import delete
 
-    from core.audit import audit
     from core.delivery.offboarding import _tenant_tables
-    from core.delivery.stages import STAGES
-    from core.tenancy import tenant_context
     from core.tenancy.scoping import ALL_TENANTS
 
-    if STAGES.index(tenant.stage) >= STAGES.index("configured"):
-        raise ClearRefused(f"{tenant.slug} is {tenant.stage}: demo data is cleared before the configured stage, "
-                           f"never once real providers are chosen")
     deleted = {}
     try:
         for table in reversed(_tenant_tables()):
@@ -162,8 +226,6 @@ def clear_demo(tenant, actor: str) -> dict[str, int]:
                                         .execution_options(**{ALL_TENANTS: True}))
             if result.rowcount:
                 deleted[table.name] = result.rowcount
-        with tenant_context(tenant):
-            audit("delivery.demo_cleared", actor=actor, target=f"tenant:{tenant.slug}", details=deleted)
         db.session.commit()
     except Exception:
         db.session.rollback()

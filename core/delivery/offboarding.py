@@ -142,17 +142,23 @@ def remove_tenant(tenant: Tenant, archive_path: Path, confirm: str) -> dict[str,
     if changed:
         detail = ", ".join(f"{t}: exported {a}, now {b}" for t, (a, b) in sorted(changed.items()))
         raise OffboardingError(f"data changed since the export ({detail}); export again")
+    folder = tenant_folder(tenant)
+    deleted = delete_tenant(tenant)
+    if folder.is_dir():
+        shutil.rmtree(folder)
+    return deleted
+
+
+def delete_tenant(tenant: Tenant) -> dict[str, int]:
+    """Delete every row the tenant owns and the tenant itself, in one transaction; rows deleted per table."""
     deleted = {}
     try:
         for table in reversed(_tenant_tables()):
             result = db.session.execute(delete(table).where(table.c.tenant_id == tenant.id).execution_options(**{ALL_TENANTS: True}))
             deleted[table.name] = result.rowcount
-        folder = tenant_folder(tenant)
         db.session.delete(tenant)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    if folder.is_dir():
-        shutil.rmtree(folder)
     return deleted

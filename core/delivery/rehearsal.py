@@ -47,20 +47,31 @@ def sandbox_company(code: str = "901", serial: int = 0) -> str:
 
 
 def bids_for(amount: int, *, min_bid: int, step: int, max_bid: int | None, investors: int = 3) -> list[int]:
-    """Bids that fund ``amount`` exactly under a product's bidding rules: each at least ``min_bid``
-    and a multiple of ``step`` (the last one may be trimmed to what is left), none above ``max_bid``;
-    ``investors`` of them when the rules allow, more when ``max_bid`` needs it."""
-    count = max(1, min(investors, amount // min_bid))
-    if max_bid:
-        count = max(count, -(-amount // max_bid))
-    part = max(min_bid, amount // count // step * step)
+    """Bids that fund ``amount`` exactly under a product's bidding rules: each a multiple of ``step``,
+    at least ``min_bid`` and at most ``max_bid`` (both taken to the nearest allowed multiple of the
+    step inside them); the last one may ask for more than is left and is trimmed when placed.
+    ``investors`` bids when the rules allow it, more when ``max_bid`` needs it."""
+    smallest = -(-min_bid // step) * step
+    largest = max_bid // step * step if max_bid else None
+    if largest is not None and largest < smallest:
+        raise ValueError(f"no bid is both at least {min_bid} and at most {max_bid} in steps of {step}")
+    count = max(1, min(investors, amount // smallest))
+    if largest:
+        count = max(count, -(-amount // largest))
+    part = max(smallest, amount // count // step * step)
+    if largest:
+        part = min(part, largest)
     bids = [part] * (count - 1)
-    last = amount - sum(bids)
-    if last <= 0:
-        raise ValueError(f"{amount} cannot be split into {count} bids of at least {min_bid}")
-    bids.append(max(min_bid, -(-last // step) * step))  # what is left, rounded up to a step; trimmed when placed
-    if max_bid and max(bids) > max_bid:
-        raise ValueError(f"{amount} needs bids above the maximum of {max_bid}")
+    left = amount - sum(bids)
+    while left > (largest or left):  # the parts were rounded down: more bids of the largest size
+        bids.append(largest)
+        left -= largest
+    if left <= 0:
+        raise ValueError(f"{amount} cannot be split into bids of at least {smallest}")
+    last = max(smallest, -(-left // step) * step)
+    if largest is not None and last > largest:
+        raise ValueError(f"{amount} needs a last bid above the maximum of {max_bid}")
+    bids.append(last)  # what is left, rounded up to a step; trimmed to what is left when placed
     return bids
 
 
@@ -80,7 +91,8 @@ class Cast:
     # ------------------------------------------------------------------ people
 
     def card(self) -> str:
-        partial = f"62220{self.tenant.id}{next(self._cards):012d}"
+        """A Luhn-valid 19-digit card, distinct per tenant (its id modulo 10,000) and per call."""
+        partial = f"6222{self.tenant.id % 10_000:04d}{next(self._cards):010d}"
         return partial + luhn_check_digit(partial)
 
     def next_mobile(self) -> str:

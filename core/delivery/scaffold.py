@@ -111,6 +111,11 @@ def new_tenant(source: Path) -> NewTenant:
     except Exception:
         db.session.rollback()
         shutil.rmtree(folder, ignore_errors=True)
+        half_made = Tenant.by_slug(slug)
+        if half_made is not None:  # loaded, then failed (seeding): nothing of it stays
+            from core.delivery.offboarding import delete_tenant
+
+            delete_tenant(half_made)
         raise
     return NewTenant(slug=slug, folder=folder, hosts=hosts)
 

@@ -124,8 +124,23 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def configuration_digest(tenant: Tenant) -> str:
+    """SHA-256 of what the tenant's lending runs on: its effective configuration (``tenant.yaml`` with the
+    admin console's changes to branding, products and rules; providers left out, they change at the
+    configured stage) and its loan contract templates."""
+    import json
+
+    config = {key: value for key, value in tenant.config.items() if key != "providers"}
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode("utf-8"))
+    legal = tenant_folder(tenant) / "legal"
+    if legal.is_dir():
+        for path in sorted(legal.glob("loan_contract.*.html")):
+            digest.update(path.name.encode("utf-8") + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def demo_version(tenant: Tenant) -> str:
-    return f"lendkit {version('lendkit')} / tenant.yaml {tenant.config_digest[:12]}"
+    return f"lendkit {version('lendkit')} / configuration {configuration_digest(tenant)[:12]}"
 
 
 def record_sign_off(tenant: Tenant, signed_by: str, recorded_by: str):

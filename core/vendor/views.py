@@ -71,11 +71,12 @@ def tenant(slug):
     send_back_form = SendBackForm()
     send_back_form.to_stage.choices = [(s, s) for s in STAGES[: STAGES.index(found.stage)]]
     from core.delivery.acceptance import latest_run
+    from core.delivery.stages import configuration_digest
 
     return render_template(
         "vendor/tenant.html", t=found, target=target, checks=checks, history=history, sign_offs=sign_offs,
         stages=STAGES, action_form=ActionForm(), send_back_form=send_back_form, sign_off_form=SignOffForm(),
-        acceptance=latest_run(found),
+        acceptance=latest_run(found), configuration_digest=configuration_digest(found),
     )
 
 
@@ -152,7 +153,11 @@ def tenant_accept(slug):
     found = _tenant(slug)
     if not ActionForm().validate_on_submit():
         abort(400)
-    run = run_acceptance(found, actor=g.operator.name)
+    try:
+        run = run_acceptance(found, actor=g.operator.name)
+    except Exception as exc:  # noqa: BLE001 - shown to the operator; nothing of the tenant's was touched
+        flash(_("The acceptance suite could not run: %(error)s", error=str(exc) or type(exc).__name__), "error")
+        return redirect(url_for("vendor.tenant", slug=slug))
     passed = sum(1 for s in run.scenarios if s["passed"])
     if run.passed:
         flash(_("The acceptance suite passed: %(passed)d of %(count)d checks.", passed=passed, count=len(run.scenarios)), "success")
@@ -164,19 +169,31 @@ def tenant_accept(slug):
 @vendor.route("/tenants/<slug>/seed", methods=["POST"])
 @operator_required
 def tenant_seed(slug):
+    from pathlib import Path
+
+    from flask import current_app
+
     from core.delivery.demo import seed_demo
+    from core.notices.seed import seed_notices
     from core.tenancy import tenant_context
 
     found = _tenant(slug)
     if not ActionForm().validate_on_submit():
         abort(400)
-    with tenant_context(found):
-        seeded = seed_demo(found)
-        db.session.commit()
+    try:
+        with tenant_context(found):
+            notices = seed_notices(Path(current_app.config["LENDKIT_TENANTS_DIR"]) / found.slug / "seed" / "notices.yaml")
+            db.session.commit()
+            seeded = seed_demo(found)
+            db.session.commit()
+    except Exception as exc:  # noqa: BLE001 - shown to the operator; the seed cleared what it made
+        db.session.rollback()
+        flash(_("Seeding failed, nothing was kept: %(error)s", error=str(exc) or type(exc).__name__), "error")
+        return redirect(url_for("vendor.tenant", slug=slug))
     if seeded.skipped:
-        flash(_("No demo data: %(reason)s.", reason=seeded.skipped), "error")
+        flash(_("%(count)d notices; no demo listings: %(reason)s.", count=notices, reason=seeded.skipped), "error")
     elif seeded.created:
-        flash(_("Demo data seeded: %(count)d listings.", count=seeded.listings), "success")
+        flash(_("Demo data seeded: %(notices)d notices, %(count)d listings.", notices=notices, count=seeded.listings), "success")
     else:
         flash(_("Demo data was already there: %(count)d listings.", count=seeded.listings), "success")
     return redirect(url_for("vendor.tenant", slug=slug))
