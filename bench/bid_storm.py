@@ -3,14 +3,18 @@
 A database ``lendkit_loans_scratch`` is created next to the one in
 --database-url (dropped and made anew each run), tenant ``alpha`` of the test
 tenants is loaded with a borrower, two staff members and --investors funded
-investors (each with an API token), and one loan of --amount is listed. A
-real server (werkzeug, threaded, in a separate process) serves the site on
-127.0.0.1; --investors client threads each POST --bids-each bids of
+investors (each with an API token), and one loan of --amount is listed. Real
+app servers serve the site on 127.0.0.1 — gunicorn with --workers gthread
+workers of --threads threads (the default), or --servers threaded werkzeug
+processes — and --investors client threads each POST --bids-each bids of
 --bid minor units to ``/api/v1/loans/<id>/bids`` as fast as they can.
 
-Printed: accepted bids per second, p50/p99 latency of every request, and the
-oversubscription check (Σ live bids − amount, which must be 0) plus the
-double-freeze check (custody instructions per bid, which must be 1).
+Printed: accepted bids per second, p50/p99 latency of every request, the app
+servers' CPU time per accepted bid, and the oversubscription check (Σ live
+bids − amount, which must be 0) plus the double-freeze check (custody
+instructions per bid, which must be 1). ``--profile N`` instead places N bids
+one at a time in-process and prints SQL statements, commits and time per bid
+and a cProfile.
 
     .venv/bin/python bench/bid_storm.py --database-url postgresql://postgres@127.0.0.1:5432/test
 
@@ -121,6 +125,115 @@ def serve(url: str, instance: str, port: int, production_hash: bool) -> None:
     server.serve_forever()
 
 
+def cpu_seconds(pids) -> float:
+    """User + system CPU time used so far by these processes and their children (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick + cpu_seconds(children)
+    return total
+
+
+def served_app():
+    """The app gunicorn's workers serve (``bid_storm:served_app()``); the scratch database comes from the environment."""
+    from core.app import create_app
+
+    return create_app(app_config(os.environ["LENDKIT_BENCH_SERVE_URL"], Path(os.environ["LENDKIT_BENCH_SERVE_INSTANCE"]),
+                                 os.environ.get("LENDKIT_BENCH_PRODUCTION_HASH") == "1"))
+
+
+def start_servers(args, url: str, instance: Path) -> tuple[list, list[int]]:
+    """The app servers: gunicorn (one port, --workers processes of --threads threads each) or
+    --servers werkzeug processes (threaded, one port each). Returns (processes, ports) once they answer."""
+    import requests
+
+    if args.server == "gunicorn":
+        env = dict(os.environ, LENDKIT_BENCH_SERVE_URL=url, LENDKIT_BENCH_SERVE_INSTANCE=str(instance),
+                   LENDKIT_BENCH_PRODUCTION_HASH="1" if args.production_hash else "0")
+        ports = [args.port]
+        processes = [subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--worker-class", "gthread",
+             "--threads", str(args.threads), "--bind", f"127.0.0.1:{args.port}", "--backlog", "2048",
+             "--timeout", "300", "--log-level", "warning", "--pythonpath", str(ROOT / "bench"),
+             "bid_storm:served_app()"], cwd=instance, env=env)]
+    else:
+        ports = [args.port + k for k in range(args.servers)]
+        processes = [subprocess.Popen([sys.executable, __file__, "--serve", url, str(instance), "--port", str(port)]
+                                      + (["--production-hash"] if args.production_hash else []),
+                                      stdout=subprocess.PIPE, cwd=instance) for port in ports]
+        for process in processes:
+            assert process.stdout.readline().strip() == b"ready"
+    deadline = time.monotonic() + 180
+    for port in ports:  # every worker imports the app on its own: wait until the port answers
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                for process in processes:
+                    process.terminate()
+                raise SystemExit(f"the app server on port {port} did not start")
+            time.sleep(0.2)
+    if args.server == "gunicorn":
+        time.sleep(3)  # the other workers finish importing too
+    return processes, ports
+
+
+def profile(app, loan_id: int, tokens: list, args) -> None:
+    """Bids one after another through the WSGI app in this process: statements, commits, time; then cProfile."""
+    import cProfile
+    import pstats
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from lending_support import TX_PASSWORD
+
+    counts = {"statements": 0, "commits": 0}
+
+    def on_execute(*_args):
+        counts["statements"] += 1
+
+    def on_commit(*_args):
+        counts["commits"] += 1
+
+    client = app.test_client()
+    path = f"/api/v1/loans/{loan_id}/bids"
+
+    def bid(n: int) -> int:
+        body = {"amount": args.bid, "transaction_password": TX_PASSWORD, "key": f"profile-{n}"}
+        return client.post(path, json=body, headers=dict(tokens[n % len(tokens)], Host="alpha.test")).status_code
+
+    bid(0)  # warm up: first-use imports, caches, the provider
+    event.listen(Engine, "before_cursor_execute", on_execute)
+    event.listen(Engine, "commit", on_commit)
+    statuses: dict[int, int] = {}
+    started, cpu = time.perf_counter(), time.process_time()
+    for n in range(1, args.profile + 1):
+        code = bid(n)
+        statuses[code] = statuses.get(code, 0) + 1
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    event.remove(Engine, "before_cursor_execute", on_execute)
+    event.remove(Engine, "commit", on_commit)
+    print(f"{args.profile} bids one at a time: HTTP statuses {statuses}")
+    print(f"per bid: {counts['statements'] / args.profile:.1f} SQL statements (lendkit and bank databases), "
+          f"{counts['commits'] / args.profile:.1f} commits, {wall / args.profile * 1000:.1f} ms "
+          f"({cpu / args.profile * 1000:.1f} ms of it CPU in this process)")
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for n in range(args.profile + 1, 2 * args.profile + 1):
+        bid(n)
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=os.environ.get("LENDKIT_BENCH_DATABASE_URL",
@@ -130,11 +243,20 @@ def main() -> None:
     parser.add_argument("--bid", type=int, default=10_000)
     parser.add_argument("--amount", type=int, default=5_000_000)
     parser.add_argument("--port", type=int, default=18931)
+    parser.add_argument("--server", choices=("gunicorn", "werkzeug"), default="gunicorn",
+                        help="gunicorn (gthread workers on one port) or werkzeug (threaded, one process per port)")
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 2),
+                        help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads of each gunicorn worker")
     parser.add_argument("--servers", type=int, default=os.cpu_count() or 2,
-                        help="app server processes (ports --port, --port+1, …), as behind a load balancer")
+                        help="werkzeug: app server processes (ports --port, --port+1, …), as behind a load balancer")
     parser.add_argument("--production-hash", action="store_true")
     parser.add_argument("--bank", choices=("postgresql", "sqlite"), default="postgresql",
                         help="where the sandbox bank keeps its books (default: its own PostgreSQL database)")
+    parser.add_argument("--profile", type=int, metavar="BIDS", default=0,
+                        help="instead of the storm: place BIDS bids one after another in-process (the same HTTP "
+                             "request through the WSGI app, no server) and print SQL statements, commits and "
+                             "time per bid, and a cProfile of them")
     parser.add_argument("--serve", nargs=2, metavar=("URL", "INSTANCE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -175,14 +297,16 @@ def main() -> None:
             loan_id = loan.id
         db.session.remove()
     print(f"setup: {args.investors} funded investors, loan of {args.amount} in {time.perf_counter() - started:.1f} s")
+    if args.profile:
+        profile(app, loan_id, tokens, args)
+        drop_scratch(args.database_url)
+        return
 
-    servers = [subprocess.Popen([sys.executable, __file__, "--serve", url, str(instance), "--port", str(args.port + k)]
-                                + (["--production-hash"] if args.production_hash else []),
-                                stdout=subprocess.PIPE, cwd=instance) for k in range(args.servers)]
+    servers, ports = start_servers(args, url, instance)
+    print(f"servers: gunicorn, {args.workers} gthread workers × {args.threads} threads" if args.server == "gunicorn"
+          else f"servers: {args.servers} werkzeug processes, threaded")
     try:
-        for server in servers:
-            assert server.stdout.readline().strip() == b"ready"
-        bases = [f"http://127.0.0.1:{args.port + k}/api/v1/loans/{loan_id}/bids" for k in range(args.servers)]
+        bases = [f"http://127.0.0.1:{port}/api/v1/loans/{loan_id}/bids" for port in ports]
         latencies: list[float] = []
         outcomes: dict[int, int] = {}
         lock = threading.Lock()
@@ -204,11 +328,15 @@ def main() -> None:
         threads = [threading.Thread(target=investor, args=(n,)) for n in range(args.investors)]
         for t in threads:
             t.start()
+        cpu0 = cpu_seconds([server.pid for server in servers])
+        load0 = os.getloadavg()[0]
         gate.wait()
         t0 = time.perf_counter()
         for t in threads:
             t.join()
         wall = time.perf_counter() - t0
+        server_cpu = cpu_seconds([server.pid for server in servers]) - cpu0
+        load1 = os.getloadavg()[0]
     finally:
         for server in servers:
             server.terminate()
@@ -234,6 +362,8 @@ def main() -> None:
     print(f"requests: {len(latencies)} in {wall:.2f} s; HTTP statuses {dict(sorted(outcomes.items()))}")
     print(f"accepted bids: {accepted} → {accepted / wall:.0f} bids/s; all requests {len(latencies) / wall:.0f} req/s")
     print(f"latency p50 {p(0.50):.0f} ms, p99 {p(0.99):.0f} ms, mean {statistics.mean(latencies) * 1000:.0f} ms")
+    print(f"app servers' CPU: {server_cpu:.1f} s = {server_cpu / max(accepted, 1) * 1000:.0f} ms per accepted bid "
+          f"(of {wall * (os.cpu_count() or 1):.0f} core-seconds; load average {load0:.1f} → {load1:.1f})")
     print(f"oversubscription: {live - args.amount} (Σ live bids {live} vs amount {args.amount}); loan {status}")
     print(f"freezes per bid: {sorted({c for _, c in per_key})} (must be [1])")
     drop_scratch(args.database_url)

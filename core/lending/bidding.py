@@ -3,25 +3,32 @@
 A bid happens in three short steps, so the custody bank is never called while
 the loan's row is locked and the sum of bids can never pass the loan's amount:
 
-1. **Reserve** — in one transaction holding the loan's row lock
-   (``SELECT … FOR UPDATE``; serialised writers on SQLite) the listing and the
-   bidding rules are checked, the amount is trimmed to what is left, a
-   ``pending`` bid is stored and ``loan.bid_total`` grows by it.
+1. **Reserve** — the listing and the bidding rules are checked on the loan as
+   read, the amount is trimmed to what is left, and ONE conditional UPDATE adds
+   it to ``loan.bid_total`` only if it still fits (a trimmed last bid: only if
+   exactly that rest is left); then the ``pending`` bid is inserted and the
+   transaction commits. The loan's row is locked from that UPDATE to the
+   COMMIT. When the amount no longer fits, the row is locked
+   (``SELECT … FOR UPDATE``; serialised writers on SQLite), read again and the
+   rules applied to it.
 2. **Freeze** — :func:`core.custody.service.freeze` with the key ``bid:<id>``:
    one instruction per bid, so an investor's money is frozen once per bid
    however often it is retried.
-3. **Settle** — under the lock again: confirmed → ``frozen`` (and the loan is
-   ``funded`` when frozen bids reach its amount); refused → ``void``, the
-   amount goes back to the listing; no answer yet → stays ``pending`` until
+3. **Settle** — the bid goes ``pending`` → ``frozen`` in a conditional UPDATE
+   and the loan's ``frozen_total`` grows in one UPDATE … RETURNING (the loan is
+   ``funded`` when it reaches the amount); refused → ``void``, the amount goes
+   back to the listing; no answer yet → stays ``pending`` until
    :func:`settle_pending` (the daily job) hears from the bank.
 """
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.extensions import db
@@ -65,7 +72,34 @@ def list_loan(loan: Loan, *, now: datetime | None = None) -> None:
 # --------------------------------------------------------------------- bidding
 
 
-def _check_amount(loan: Loan, investor_id: int, requested: int, already: int) -> int:
+@contextmanager
+def _writing():
+    """:func:`~core.ledger.journal.writing` with the session's pool connection taken first.
+
+    On SQLite ``writing`` serialises writers with a process lock; a thread that
+    waited for a pool connection while holding it could wait for ever on threads
+    that hold a connection and wait for the lock.
+    """
+    db.session.connection()
+    with writing() as tx:
+        yield tx
+
+
+def _check_listing(loan: Loan, investor_id: int, now: datetime) -> None:
+    """The listing takes bids now, and not from its own borrower."""
+    if loan.status != "listed":
+        raise not_now(loan, _l("bidding"))
+    if _aware(loan.deadline) is not None and _aware(loan.deadline) <= now:
+        raise Conflict(_l("Bidding on loan %(number)s has closed.", number=loan.number), code="listing_closed")
+    if investor_id == loan.borrower_id:
+        raise Forbidden(_l("You cannot invest in your own loan."), code="own_loan")
+
+
+def _trim(loan: Loan, requested: int) -> tuple[int, bool]:
+    """The amount to reserve out of what ``loan`` has left, and whether it is all that is left.
+
+    The last bid is trimmed to the rest, which may be below ``min_bid`` or off ``bid_step``.
+    """
     terms = loan.terms
     if isinstance(requested, bool) or not isinstance(requested, int) or requested <= 0:
         raise LendingError(_l("Enter the amount to invest."), code="amount", field="amount")
@@ -80,11 +114,25 @@ def _check_amount(loan: Loan, investor_id: int, requested: int, already: int) ->
     if amount % terms["bid_step"] and not is_rest:
         raise LendingError(_l("Bids go in steps of %(amount)s.", amount=_money(terms["bid_step"], loan.currency)),
                            code="bid_step", field="amount")
-    cap = terms.get("max_bid_per_investor")
-    if cap is not None and already + amount > cap:
+    return amount, is_rest
+
+
+def _check_cap(loan: Loan, investor_id: int, amount: int) -> None:
+    """``max_bid_per_investor``: the investor's live bids on the loan and this one stay within it.
+
+    Called while the loan's row is locked (after :func:`_take`), so two bids of one
+    investor racing each other are counted one after the other.
+    """
+    cap = loan.terms.get("max_bid_per_investor")
+    if cap is None:
+        return
+    already = db.session.scalar(
+        select(func.coalesce(func.sum(Bid.amount), 0))
+        .where(Bid.loan_id == loan.id, Bid.investor_id == investor_id, Bid.state.in_(("pending", "frozen")))
+    ) or 0
+    if int(already) + amount > cap:
         raise LendingError(_l("One investor may bid at most %(amount)s on this loan.", amount=_money(cap, loan.currency)),
                            code="above_max_bid", field="amount")
-    return amount
 
 
 def _money(amount: int, currency: str) -> str:
@@ -98,41 +146,93 @@ def _money(amount: int, currency: str) -> str:
         return major(amount, currency)
 
 
+def _take(loan: Loan, amount: int, is_rest: bool) -> bool:
+    """Add ``amount`` to the listing's ``bid_total`` in ONE conditional UPDATE; False when it no longer fits.
+
+    The condition is evaluated on the row as it is when the UPDATE gets it (PostgreSQL
+    re-checks it after waiting for a concurrent writer; SQLite writers are serialised),
+    so the sum of bids can never pass the amount: a bid that fits what is left is
+    added, a trimmed last bid is added only if exactly that rest is still left.
+    The row stays locked from here to the commit — one UPDATE and the COMMIT.
+    """
+    fits = Loan.bid_total == loan.amount - amount if is_rest else Loan.bid_total + amount <= Loan.amount
+    taken = db.session.execute(
+        update(Loan).where(Loan.id == loan.id, Loan.status == "listed", fits)
+        .values(bid_total=Loan.bid_total + amount).execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire(loan, ["bid_total"])
+    return taken == 1
+
+
+@dataclass
+class _Reserved:
+    """What step 1 leaves for steps 2 and 3 (plain values: they outlive the commit)."""
+
+    bid_id: int
+    created: bool
+    state: str
+    investor_id: int
+    amount: int
+    loan_number: str
+    #: The bid itself (expired by the commit) and every column of it, to hand the caller its bid after
+    #: the last commit without reading it back.
+    bid: Bid
+    values: dict
+
+
+def _reserved(bid: Bid, created: bool, loan_number: str) -> _Reserved:
+    values = {column.key: getattr(bid, column.key) for column in Bid.__mapper__.column_attrs}
+    return _Reserved(bid.id, created, bid.state, bid.investor_id, bid.amount, loan_number, bid, values)
+
+
 def _reserve(loan_id: int, investor_id: int, requested: int, request_key: str, auto: bool,
-             now: datetime) -> tuple[int, bool]:
-    """Step 1: the bid row and the loan's reservation, under the loan's row lock. Returns (bid id, created)."""
-    with writing():
+             now: datetime) -> _Reserved:
+    """Step 1: the pending bid and the listing's reservation, in one short transaction.
+
+    The rules are checked on the listing as last read (no lock yet), then
+    :func:`_take` adds the amount to ``bid_total`` only if it still fits, and the
+    bid row is inserted: the loan's row is locked from that UPDATE to the COMMIT,
+    and it is the first row this transaction locks (the same order as every
+    other writer of a loan, so no deadlock). When the amount no longer fits
+    (another bid got in between, the listing closed) the loan's row is locked
+    (``SELECT … FOR UPDATE``), read again and the rules applied to it.
+    """
+    with _writing():
         existing = db.session.scalars(select(Bid).where(Bid.request_key == request_key)).first()
         if existing is not None:
             if (existing.loan_id, existing.investor_id, existing.requested) != (loan_id, investor_id, requested):
                 raise Conflict(_l("The key %(key)s was already used for a different request.", key=request_key),
                                code="idempotency_conflict")
-            return existing.id, False
-        loan = lock_loan(loan_id)
-        if loan.status != "listed":
-            raise not_now(loan, _l("bidding"))
-        if _aware(loan.deadline) is not None and _aware(loan.deadline) <= now:
-            raise Conflict(_l("Bidding on loan %(number)s has closed.", number=loan.number), code="listing_closed")
-        if investor_id == loan.borrower_id:
-            raise Forbidden(_l("You cannot invest in your own loan."), code="own_loan")
-        already = db.session.scalar(
-            select(func.coalesce(func.sum(Bid.amount), 0))
-            .where(Bid.loan_id == loan.id, Bid.investor_id == investor_id, Bid.state.in_(("pending", "frozen")))
-        ) or 0
-        amount = _check_amount(loan, investor_id, requested, int(already))
-        available = spendable(investor_id)
-        if available is None:
-            raise Conflict(_l("Open your custody account first: bind a bank card."), code="no_custody_account")
-        if available < amount:
-            raise LendingError(_l("Your available funds (%(available)s) do not cover this bid.",
-                                  available=_money(available, loan.currency)), code="insufficient_funds",
-                               field="amount")
+            number = db.session.scalar(select(Loan.number).where(Loan.id == existing.loan_id))
+            return _reserved(existing, False, number)
+        loan = db.session.get(Loan, loan_id)  # the caller's copy when it has one; _take checks what matters
+        if loan is None:
+            loan = lock_loan(loan_id)  # NotFound
+        _check_listing(loan, investor_id, now)
+        amount, is_rest = _trim(loan, requested)
+        _check_funds(loan, investor_id, amount)
+        if not _take(loan, amount, is_rest):
+            loan = lock_loan(loan_id)  # the listing moved on since it was read: decide on the locked row
+            _check_listing(loan, investor_id, now)
+            amount, _is_rest = _trim(loan, requested)
+            _check_funds(loan, investor_id, amount)
+            loan.bid_total += amount
+        _check_cap(loan, investor_id, amount)
         bid = Bid(loan_id=loan.id, investor_id=investor_id, amount=amount, requested=requested, state="pending",
                   request_key=request_key, auto=auto, created_at=now, updated_at=now)
         db.session.add(bid)
-        loan.bid_total += amount
         db.session.flush()
-        return bid.id, True
+        return _reserved(bid, True, loan.number)
+
+
+def _check_funds(loan: Loan, investor_id: int, amount: int) -> None:
+    available = spendable(investor_id)
+    if available is None:
+        raise Conflict(_l("Open your custody account first: bind a bank card."), code="no_custody_account")
+    if available < amount:
+        raise LendingError(_l("Your available funds (%(available)s) do not cover this bid.",
+                              available=_money(available, loan.currency)), code="insufficient_funds",
+                           field="amount")
 
 
 def place_bid(investor, loan_id: int, requested: int, *, request_key: str | None = None,
@@ -148,18 +248,13 @@ def place_bid(investor, loan_id: int, requested: int, *, request_key: str | None
         _check_transaction_password(investor, transaction_password)
     request_key = request_key or f"bid:{investor.id}:{loan_id}:{now.timestamp()}"
     try:
-        bid_id, created = _reserve(loan_id, investor.id, requested, request_key, auto, now)
+        reserved = _reserve(loan_id, investor.id, requested, request_key, auto, now)
     except IntegrityError:  # the same request key raced in from another request
         db.session.rollback()
-        bid_id, created = _reserve(loan_id, investor.id, requested, request_key, auto, now)
-    bid = db.session.get(Bid, bid_id)
-    if bid.state == "pending":
-        bid = _freeze(bid)
-    if created and bid.state in ("frozen", "pending"):
-        loan = db.session.get(Loan, bid.loan_id)
-        notify(investor.id, "bid_placed", f"bid:{bid.id}", loan=loan, amount=bid.amount)
-        db.session.commit()
-    return bid
+        reserved = _reserve(loan_id, investor.id, requested, request_key, auto, now)
+    if reserved.state != "pending":
+        return db.session.get(Bid, reserved.bid_id)
+    return _freeze(reserved, notice=reserved.created)
 
 
 def _check_transaction_password(user, password) -> None:
@@ -176,47 +271,121 @@ def _check_transaction_password(user, password) -> None:
                         field="transaction_password")
 
 
-def _freeze(bid: Bid) -> Bid:
-    """Step 2 and 3: freeze at the bank under the bid's key, then settle what the bank said."""
+def _freeze(reserved: _Reserved, *, notice: bool = False) -> Bid:
+    """Step 2 and 3: freeze at the bank under the bid's key, then settle what the bank said.
+
+    With ``notice`` the investor's "bid placed" text is recorded in the settling transaction.
+    """
     from core.custody import service as custody
 
-    loan_number = db.session.scalar(select(Loan.number).where(Loan.id == bid.loan_id))
     try:
-        instruction = custody.freeze(bid.investor_id, bid.amount, key=f"bid:{bid.id}", memo=f"bid on {loan_number}")
+        instruction = custody.freeze(reserved.investor_id, reserved.amount, key=f"bid:{reserved.bid_id}",
+                                     memo=f"bid on {reserved.loan_number}")
+        outcome, reason = instruction.state, instruction.reason
     except InsufficientFunds:
-        return settle_bid(bid.id, "refused", reason="insufficient_funds")
+        outcome, reason = "refused", "insufficient_funds"
     except LedgerError as exc:
-        return settle_bid(bid.id, "refused", reason=exc.reason)
-    return settle_bid(bid.id, instruction.state, reason=instruction.reason)
+        outcome, reason = "refused", exc.reason
+    return settle_bid(reserved.bid_id, outcome, reason=reason, notice=notice, known=(reserved.bid, reserved.values))
 
 
-def settle_bid(bid_id: int, outcome: str, *, reason: str | None = None) -> Bid:
-    """Apply the bank's answer about a pending bid (``confirmed``, ``refused``; anything else waits)."""
-    disburse = False
-    with writing():
+def settle_bid(bid_id: int, outcome: str, *, reason: str | None = None, notice: bool = False,
+               known: tuple[Bid, dict] | None = None) -> Bid:
+    """Apply the bank's answer about a pending bid (``confirmed``, ``refused``; anything else waits).
+
+    One short transaction: the bid goes ``pending`` → ``frozen`` (or ``void``) in
+    a conditional UPDATE — a bid settled already is left as it is — then the
+    loan's totals change in one UPDATE … RETURNING, which with the COMMIT is all
+    the time the loan's row is locked. The UPDATE that makes ``frozen_total``
+    reach the amount funds the loan. With ``notice`` (a new bid) the investor's
+    "bid placed" text follows in its own short transaction, after the commit.
+    ``known`` is the bid as reserved and its columns: the bid returned is filled
+    from them, not read back.
+    """
+    if outcome in ("confirmed", "refused"):
+        bid, values = known if known is not None else (None, None)
+        if values is None:
+            bid = db.session.get(Bid, bid_id)
+            values = {column.key: getattr(bid, column.key) for column in Bid.__mapper__.column_attrs}
+        settled = _settle(bid_id, values["loan_id"], values["investor_id"], values["amount"], outcome, reason)
+        if settled is None:  # settled already (a retry, the daily job): nothing changed
+            return db.session.get(Bid, bid_id)
+        if settled["state"] == "frozen" and notice:
+            _notify_placed(values)
+        _fill(bid, dict(values, **settled))
+        return bid
+    if notice:
         bid = db.session.get(Bid, bid_id)
-        loan = lock_loan(bid.loan_id)
-        bid = db.session.scalars(select(Bid).where(Bid.id == bid_id).execution_options(populate_existing=True)).one()
-        if bid.state != "pending" or outcome not in ("confirmed", "refused"):
-            return bid
-        if outcome == "confirmed":
-            bid.state = "frozen"
-            loan.frozen_total += bid.amount
-        else:
-            bid.state = "void"
-            bid.reason = (reason or "refused")[:200]
-            loan.bid_total -= bid.amount
-            notify(bid.investor_id, "bid_void", f"bid_void:{bid.id}", loan=loan, reason=bid.reason)
-        bid.updated_at = utcnow()
-        if loan.status == "listed" and loan.frozen_total == loan.amount:
-            _funded(loan)
-            disburse = True
-        db.session.flush()
-    if disburse:
+        _notify_placed({column.key: getattr(bid, column.key) for column in Bid.__mapper__.column_attrs})
+    return db.session.get(Bid, bid_id)
+
+
+def _settle(bid_id: int, loan_id: int, investor_id: int, amount: int, outcome: str, reason: str | None) -> dict | None:
+    """The settling transaction of :func:`settle_bid`; the bid's new columns, or None when it was not pending.
+
+    Rows are locked in this order: the bid's (only this transaction ever writes a
+    pending bid, so no writer of the loan waits for it), then the loan's, last.
+    Nothing that references the loan is inserted before its row is locked: the
+    key-share lock of a foreign key, taken first, deadlocks with a concurrent
+    ``SELECT … FOR UPDATE`` of the loan.
+    """
+    settled_at = utcnow()
+    state = "frozen" if outcome == "confirmed" else "void"
+    why = None if outcome == "confirmed" else (reason or "refused")[:200]
+    if state == "frozen":
+        change = {"frozen_total": Loan.frozen_total + amount}
+    else:
+        change = {"bid_total": Loan.bid_total - amount}
+    funded = False
+    with _writing():
+        pending = db.session.execute(
+            update(Bid).where(Bid.id == bid_id, Bid.state == "pending")
+            .values(state=state, reason=why, updated_at=settled_at)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not pending:  # settled already (a retry, the daily job): nothing to do
+            return None
+        status, frozen_total, total = db.session.execute(
+            update(Loan).where(Loan.id == loan_id).values(**change)
+            .returning(Loan.status, Loan.frozen_total, Loan.amount)
+            .execution_options(synchronize_session=False)
+        ).one()
+        if state == "void":
+            notify(investor_id, "bid_void", f"bid_void:{bid_id}", loan=db.session.get(Loan, loan_id), reason=why)
+        elif status == "listed" and frozen_total == total:
+            _funded(get_loan(loan_id))  # the row is ours until the commit: a plain read sees it as it is
+            funded = True
+    if funded:
         from core.jobs import dispatch
 
-        dispatch("lending.disburse", loan.id)
-    return db.session.get(Bid, bid_id)
+        dispatch("lending.disburse", loan_id)
+    return {"state": state, "reason": why, "updated_at": settled_at}
+
+
+def _notify_placed(values: dict) -> None:
+    """The investor's "bid placed" text, in its own short transaction after the bid is settled.
+
+    Not in the settling transaction: its row references the loan, and taking that
+    foreign key's lock before the loan's row lock can deadlock (see :func:`_settle`);
+    after the loan's lock it would hold the loan while the SMS gateway answers.
+    """
+    with _writing():
+        notify(values["investor_id"], "bid_placed", f"bid:{values['id']}", loan=db.session.get(Loan, values["loan_id"]),
+               amount=values["amount"])
+
+
+def _fill(bid: Bid, values: dict) -> None:
+    """Give an expired ``bid`` the column values we know it has, as if loaded: no SELECT to read it back.
+
+    Datetimes come back from SQLite naive (in UTC), so they are given to it that way there.
+    """
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    naive = db.session.get_bind().dialect.name == "sqlite"
+    for key, value in values.items():
+        if naive and isinstance(value, datetime) and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        set_committed_value(bid, key, value)
 
 
 def _funded(loan: Loan) -> None:
@@ -239,7 +408,8 @@ def settle_pending(loan_id: int | None = None, *, older_than: timedelta = timede
         if _aware(created_at) > cutoff:
             continue
         counts["checked"] += 1
-        bid = _freeze(db.session.get(Bid, bid_id))
+        bid = db.session.get(Bid, bid_id)
+        bid = _freeze(_reserved(bid, False, db.session.scalar(select(Loan.number).where(Loan.id == bid.loan_id))))
         counts[bid.state if bid.state in counts else "pending"] += 1
     db.session.commit()
     return counts

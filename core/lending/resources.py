@@ -183,8 +183,10 @@ class Bids(MethodView):
         """Bid on a listed loan: the amount is frozen in the caller's custody account"""
         from core.lending.bidding import place_bid
 
-        _loan(loan_id)
-        return _call(place_bid, api_user(), loan_id, args["amount"], request_key=args["key"] and f"api:{api_user().id}:{args['key']}",
+        loan = _loan(loan_id)  # held while bidding: place_bid finds it in the session instead of reading it again
+        investor = api_user()
+        return _call(place_bid, investor, loan.id, args["amount"],
+                     request_key=args["key"] and f"api:{investor.id}:{args['key']}",
                      transaction_password=args["transaction_password"])
 
     @requires("invest")
