@@ -247,6 +247,16 @@ class Balance:
 
 
 @dataclass(frozen=True)
+class AccountHolder:
+    """Whose a sub-account is, as far as the bank tells: the last four characters of the holder's
+    identity number (or credit code) and of the bound card."""
+
+    account: str
+    id_last4: str
+    card_last4: str
+
+
+@dataclass(frozen=True)
 class StatementLine:
     """One confirmed movement (a ``batch_transfer`` gives one line per item, all with its request_no)."""
 
@@ -348,6 +358,11 @@ class CustodyProvider:
     def balance(self, account: str) -> Balance:
         """The bank's balances of ``account``; CustodyError("unknown_account") if it does not exist."""
         raise NotImplementedError
+
+    def holder(self, account: str) -> AccountHolder | None:
+        """Whose ``account`` is (:class:`AccountHolder`); CustodyError("unknown_account") if it does not
+        exist; None when this bank cannot tell (then a base-data import cannot check ownership)."""
+        return None
 
     def statement(self, day: date, currency: str) -> Statement:
         """The bank's statement of ``day`` in ``currency``, used for the daily reconciliation."""

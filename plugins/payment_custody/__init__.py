@@ -15,6 +15,15 @@ def register_custody_banks():
     return {"sandbox": SandboxCustody, "http": HttpCustody}
 
 
+@hookimpl
+def register_commands(cli):
+    """``lendkit sandbox-bank-preload``: SANDBOX ONLY, accounts a tenant's in-process sandbox bank already holds."""
+    if "sandbox-bank-preload" not in cli.commands:
+        from .commands import sandbox_bank_preload
+
+        cli.add_command(sandbox_bank_preload)
+
+
 def __getattr__(name):
     # lazy access to the provider classes without importing requests/SQLAlchemy up front
     if name == "SandboxCustody":

@@ -381,6 +381,14 @@ def create_bank_app(
         return _json({"account": b.account, "available": b.available, "frozen": b.frozen,
                       "currency": engine.account_currency(account)})
 
+    @app.get("/v1/accounts/<account>/holder")
+    def holder(account: str):
+        try:
+            h = engine.holder(account)
+        except CustodyError as exc:
+            return _json({"error": exc.reason}, 404)
+        return _json({"account": h.account, "id_last4": h.id_last4, "card_last4": h.card_last4})
+
     @app.get("/v1/statements/<day>")
     def statement(day: str):
         currency = request.args.get("currency")
@@ -464,9 +472,13 @@ def prepare_keys(key_dir: str, *, generate_platform_key: bool = True) -> tuple[b
 @click.option("--delay-callbacks", default=0, type=int, show_default=True, help="Callback delay in ms.")
 @click.option("--reorder-callbacks/--no-reorder-callbacks", default=False, show_default=True)
 @click.option("--seed", default=None, type=int)
+@click.option("--preload-accounts", "preload", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="SANDBOX ONLY: a CSV of accounts (with balances) the bank already holds; see preload.py.")
+@click.option("--preload-currency", default="CNY", show_default=True, help="Currency of preloaded accounts.")
 def sandbox_bank_command(host, port, database_url, key_dir, merchant_id, generate_platform_key,
                          settle_delay_ms, error_rate, error_mode, latency_ms, latency_rate, drop_callbacks,
-                         duplicate_callbacks, delay_callbacks, reorder_callbacks, seed):
+                         duplicate_callbacks, delay_callbacks, reorder_callbacks, seed, preload=None,
+                         preload_currency="CNY"):
     """Run the sandbox custody bank server (signed JSON over HTTP, with optional fault injection)."""
     from werkzeug.serving import make_server
 
@@ -480,6 +492,15 @@ def sandbox_bank_command(host, port, database_url, key_dir, merchant_id, generat
                          reorder_callbacks=reorder_callbacks, seed=seed)
     app = create_bank_app(database_url, bank_pem, platform_pem, faults, merchant_id=merchant_id,
                           settle_delay_ms=settle_delay_ms)
+    if preload:
+        from .preload import PreloadError, preload_csv
+
+        try:
+            count = preload_csv(app.extensions["sandbox_bank"].engine, preload, preload_currency)
+        except PreloadError as exc:
+            app.extensions["sandbox_bank"].stop()
+            raise click.ClickException(str(exc))
+        click.echo(f"preloaded {count} account(s) from {preload}")
     server = make_server(host, port, app, threaded=True)
     click.echo(f"sandbox bank listening on http://{host}:{server.server_port} ({database_url})")
     try:

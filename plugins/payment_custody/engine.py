@@ -25,9 +25,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     event,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -35,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from core.custody.provider import (
+    AccountHolder,
     Balance,
     BankResult,
     CustodyError,
@@ -92,6 +95,54 @@ movements_table = Table(
     Column("day", String(10), nullable=False, index=True),
 )
 
+#: SANDBOX ONLY: balances an account already had when it was preloaded (:meth:`BankEngine.preload_account`),
+#: i.e. money the bank held before the platform's records begin. Statements count them as the account's
+#: opening balance; they are no movement and give no statement line.
+opening_table = Table(
+    "bank_opening_balances",
+    metadata,
+    Column("account", String(64), primary_key=True),
+    Column("available", BigInteger, nullable=False),
+    Column("frozen", BigInteger, nullable=False),
+    Column("day", String(10), nullable=False),
+)
+
+#: Rows per statement when SQLite must bind every value (its variable limit).
+_SQLITE_CHUNK = 500
+#: PostgreSQL: every account of an instruction locked by ONE statement, in account order.
+_PG_LOCK_ACCOUNTS = text(
+    "SELECT account, currency, available, frozen FROM bank_accounts"
+    " WHERE account = ANY(CAST(:names AS VARCHAR[])) ORDER BY account FOR UPDATE"
+)
+#: PostgreSQL: the new balances of every changed account in ONE statement.
+_PG_WRITE_BALANCES = text(
+    "UPDATE bank_accounts AS b SET available = v.available, frozen = v.frozen"
+    " FROM unnest(CAST(:names AS VARCHAR[]), CAST(:available AS BIGINT[]), CAST(:frozen AS BIGINT[]))"
+    " AS v(account, available, frozen) WHERE b.account = v.account"
+)
+
+
+#: PostgreSQL: every movement of an instruction in ONE statement (WITH ORDINALITY keeps the items' order).
+_PG_INSERT_MOVEMENTS = text(
+    "INSERT INTO bank_movements (request_no, kind, account, counterparty, amount, currency, from_frozen,"
+    " confirmed_at, day)"
+    " SELECT :request_no, m.kind, m.account, m.counterparty, m.amount, :currency, m.from_frozen, :confirmed_at, :day"
+    " FROM unnest(CAST(:kinds AS VARCHAR[]), CAST(:accounts AS VARCHAR[]), CAST(:counterparties AS VARCHAR[]),"
+    " CAST(:amounts AS BIGINT[]), CAST(:from_frozen AS BOOLEAN[])) WITH ORDINALITY"
+    " AS m(kind, account, counterparty, amount, from_frozen, n) ORDER BY m.n"
+)
+
+
+def _pg_text(value: str) -> str:
+    """One quoted element of a PostgreSQL array literal."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _pg_texts(values) -> str:
+    """A PostgreSQL array literal of strings, every element quoted (sent as one string)."""
+    return "{" + ",".join(_pg_text(v) for v in values) + "}"
+
+
 _LOCKS: dict[str, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
 
@@ -141,6 +192,7 @@ class BankEngine:
         self._tz = tz
         url = make_url(database_url)
         self._sqlite = url.get_backend_name() == "sqlite"
+        self._postgres = url.get_backend_name() == "postgresql"
         kwargs: dict = {}
         memory = self._sqlite and url.database in (None, "", ":memory:")
         if self._sqlite:
@@ -336,39 +388,130 @@ class BankEngine:
         else:
             legs = [(ins.kind, ins.account, ins.counterparty, ins.amount, ins.from_frozen)]
         names = sorted({n for leg in legs for n in (leg[1], leg[2]) if n})
-        rows = conn.execute(
-            select(accounts_table).where(accounts_table.c.account.in_(names))
-            .order_by(accounts_table.c.account).with_for_update()
-        ).all()
-        found = {r.account: r for r in rows}
+        found = self._lock_accounts(conn, names)
         missing = [n for n in names if n not in found]
         if missing:
             return "refused", "unknown_account", {"accounts": missing}
-        wrong = [n for n in names if found[n].currency != ins.currency]
+        wrong = [n for n in names if found[n][0] != ins.currency]
         if wrong:
             return "refused", "currency_mismatch", {"accounts": wrong}
-        work = {n: [found[n].available, found[n].frozen] for n in names}
+        work = {n: [found[n][1], found[n][2]] for n in names}
         lines = [StatementLine(ins.request_no, kind, src, dst, amount, ins.currency, ff, now)
                  for kind, src, dst, amount, ff in legs]
         for index, line in enumerate(lines):
             for account, d_available, d_frozen in line.effects():
-                work[account][0] += d_available
-                work[account][1] += d_frozen
-                if work[account][0] < 0 or work[account][1] < 0:
+                balances = work[account]
+                balances[0] += d_available
+                balances[1] += d_frozen
+                if balances[0] < 0 or balances[1] < 0:
                     detail = {"account": account, "item": index} if ins.kind == "batch_transfer" else {"account": account}
                     return "refused", "insufficient_funds", detail
-        for name, (available, frozen) in work.items():
-            if (available, frozen) != (found[name].available, found[name].frozen):
-                conn.execute(update(accounts_table).where(accounts_table.c.account == name)
-                             .values(available=available, frozen=frozen))
-        day = self._day(now)
-        conn.execute(movements_table.insert(), [
-            {"request_no": ln.request_no, "kind": ln.kind, "account": ln.account, "counterparty": ln.counterparty,
-             "amount": ln.amount, "currency": ln.currency, "from_frozen": ln.from_frozen,
-             "confirmed_at": now.isoformat(), "day": day}
-            for ln in lines
-        ])
+        self._write_balances(conn, [(name, available, frozen) for name, (available, frozen) in work.items()
+                                    if (available, frozen) != found[name][1:]])
+        self._insert_movements(conn, ins, lines, now)
         return "confirmed", None, None
+
+    def _lock_accounts(self, conn, names: list[str]) -> dict[str, tuple[str, int, int]]:
+        """``{account: (currency, available, frozen)}`` of the named accounts, locked in account order.
+
+        PostgreSQL: ONE statement whatever the number of accounts, the names sent as one array
+        literal (hundreds of bound parameters cost more to plan than to run). SQLite: the write
+        lock of ``BEGIN IMMEDIATE`` already covers them; read in chunks under its variable limit
+        (another database: the same chunks, ``FOR UPDATE``).
+        """
+        a = accounts_table.c
+        if self._postgres:
+            rows = conn.execute(_PG_LOCK_ACCOUNTS, {"names": _pg_texts(names)}).all()
+        else:
+            rows = []
+            for start in range(0, len(names), _SQLITE_CHUNK):
+                stmt = select(a.account, a.currency, a.available, a.frozen).where(
+                    a.account.in_(names[start:start + _SQLITE_CHUNK])).order_by(a.account)
+                rows += conn.execute(stmt if self._sqlite else stmt.with_for_update()).all()
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+    def _insert_movements(self, conn, ins: Instruction, lines: list[StatementLine], now: datetime) -> None:
+        """One movement row per statement line: ONE statement on PostgreSQL (columns as array literals)."""
+        day, confirmed_at = self._day(now), now.isoformat()
+        if not self._postgres:
+            conn.execute(movements_table.insert(), [
+                {"request_no": ln.request_no, "kind": ln.kind, "account": ln.account,
+                 "counterparty": ln.counterparty, "amount": ln.amount, "currency": ln.currency,
+                 "from_frozen": ln.from_frozen, "confirmed_at": confirmed_at, "day": day}
+                for ln in lines
+            ])
+            return
+        conn.execute(_PG_INSERT_MOVEMENTS, {
+            "request_no": ins.request_no, "currency": ins.currency, "confirmed_at": confirmed_at, "day": day,
+            "kinds": _pg_texts([ln.kind for ln in lines]),
+            "accounts": _pg_texts([ln.account for ln in lines]),
+            "counterparties": "{" + ",".join("NULL" if ln.counterparty is None else _pg_text(ln.counterparty)
+                                             for ln in lines) + "}",
+            "amounts": "{" + ",".join(str(ln.amount) for ln in lines) + "}",
+            "from_frozen": "{" + ",".join("t" if ln.from_frozen else "f" for ln in lines) + "}",
+        })
+
+    def _write_balances(self, conn, changed: list[tuple[str, int, int]]) -> None:
+        """Store new ``(account, available, frozen)`` of locked accounts: ONE statement on PostgreSQL."""
+        if not changed:
+            return
+        if not self._postgres:  # SQLite is in-process: executemany costs no round trips
+            a = accounts_table.c
+            conn.execute(
+                update(accounts_table).where(a.account == bindparam("_account"))
+                .values(available=bindparam("_available"), frozen=bindparam("_frozen")),
+                [{"_account": n, "_available": av, "_frozen": fr} for n, av, fr in changed],
+            )
+            return
+        conn.execute(_PG_WRITE_BALANCES, {
+            "names": _pg_texts([c[0] for c in changed]),
+            "available": "{" + ",".join(str(c[1]) for c in changed) + "}",
+            "frozen": "{" + ",".join(str(c[2]) for c in changed) + "}",
+        })
+
+    # -- sandbox setup -------------------------------------------------------------
+
+    def preload_account(self, account: str, *, currency: str, holder_name: str, id_number: str, card_number: str,
+                        available: int = 0, frozen: int = 0) -> Balance:
+        """SANDBOX ONLY: make the bank hold ``account`` with these balances, as if opened long ago.
+
+        A client moving onto lendkit brings users whose sub-accounts, and the
+        money in them, already exist at its custody bank. A real bank needs
+        nothing for that; the sandbox bank gets it here, on the bank's own side:
+        no instruction, no movement, no statement line — statements count the
+        balances as the account's opening balance from today. Preloading the
+        same account again with the same figures changes nothing; otherwise it
+        raises CustodyError("duplicate_account") (or "invalid_card",
+        "invalid_amount").
+        """
+        if not isinstance(account, str) or not 0 < len(account) <= 64:
+            raise CustodyError("invalid_account", "an account name is 1 to 64 characters")
+        for amount in (available, frozen):
+            if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+                raise CustodyError("invalid_amount", "balances are ints >= 0 in minor units")
+        if not card_number_ok(card_number):
+            raise CustodyError("invalid_card", f"card number of {account!r} is not accepted")
+        with self._tx() as conn:
+            row = conn.execute(
+                select(accounts_table).where(accounts_table.c.account == account).with_for_update()
+            ).first()
+            if row is not None:
+                opening = conn.execute(select(opening_table).where(opening_table.c.account == account)).first()
+                same = (opening is not None and (row.currency, row.holder_name, row.id_number, row.card_number,
+                                                 opening.available, opening.frozen)
+                        == (currency, holder_name, id_number, card_number, available, frozen))
+                if not same:
+                    raise CustodyError("duplicate_account", f"account {account!r} exists with other details")
+                return Balance(row.account, row.available, row.frozen)
+            now = self._now()
+            conn.execute(accounts_table.insert().values(
+                account=account, currency=currency, holder_name=holder_name, id_number=id_number,
+                card_number=card_number, available=available, frozen=frozen, opened_at=now.isoformat(),
+                opened_day=self._day(now),
+            ))
+            conn.execute(opening_table.insert().values(account=account, available=available, frozen=frozen,
+                                                       day=self._day(now)))
+        return Balance(account, available, frozen)
 
     # -- balances and statements --------------------------------------------------
 
@@ -379,6 +522,15 @@ class BankEngine:
         if row is None:
             raise CustodyError("unknown_account", f"unknown account {account!r}")
         return Balance(row.account, row.available, row.frozen)
+
+    def holder(self, account: str) -> AccountHolder:
+        """The last four characters of the holder's identity number and bound card."""
+        with self._tx() as conn:
+            row = conn.execute(select(accounts_table.c.id_number, accounts_table.c.card_number)
+                               .where(accounts_table.c.account == account)).first()
+        if row is None:
+            raise CustodyError("unknown_account", f"unknown account {account!r}")
+        return AccountHolder(account, row.id_number[-4:], row.card_number[-4:])
 
     def account_currency(self, account: str) -> str | None:
         """The currency an account was opened in, or None."""
@@ -409,7 +561,10 @@ class BankEngine:
                 .where(accounts_table.c.currency == currency, accounts_table.c.opened_day <= iso)
                 .order_by(accounts_table.c.account)
             ).scalars().all()
-        closing = {name: [0, 0] for name in opened}
+            preloaded = {r.account: [r.available, r.frozen] for r in conn.execute(
+                select(opening_table).where(opening_table.c.day <= iso)
+            )}
+        closing = {name: list(preloaded.get(name, (0, 0))) for name in opened}
         lines = []
         for r in rows:
             line = StatementLine(r.request_no, r.kind, r.account, r.counterparty, r.amount, r.currency,

@@ -21,6 +21,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.custody.provider import (
+    AccountHolder,
     Balance,
     BadSignature,
     BankResult,
@@ -219,6 +220,14 @@ class HttpCustody(CustodyProvider):
         if status != 200:
             raise CustodyError(data.get("error") or "bad_request", f"HTTP {status}")
         return Balance(data["account"], int(data["available"]), int(data["frozen"]))
+
+    def holder(self, account: str) -> AccountHolder:
+        status, data = self._call("GET", f"/v1/accounts/{quote(account, safe='')}/holder")
+        if status == 404:
+            raise CustodyError(data.get("error") or "unknown_account", f"unknown account {account!r}")
+        if status != 200:
+            raise CustodyError(data.get("error") or "bad_request", f"HTTP {status}")
+        return AccountHolder(data["account"], str(data["id_last4"]), str(data["card_last4"]))
 
     def statement(self, day: date, currency: str) -> Statement:
         status, data = self._call("GET", f"/v1/statements/{day.isoformat()}", params={"currency": currency})

@@ -11,7 +11,7 @@ from typing import Mapping
 
 from marshmallow import Schema, fields
 
-from core.custody.provider import Balance, BankResult, CustodyError, CustodyProvider, Instruction, Statement
+from core.custody.provider import AccountHolder, Balance, BankResult, CustodyError, CustodyProvider, Instruction, Statement
 
 from .engine import BankEngine
 
@@ -55,11 +55,19 @@ class SandboxCustody(CustodyProvider):
     def balance(self, account: str) -> Balance:
         return self.engine.balance(account)
 
+    def holder(self, account: str) -> AccountHolder:
+        return self.engine.holder(account)
+
     def statement(self, day: date, currency: str) -> Statement:
         return self.engine.statement(day, currency)
 
     def handle_callback(self, headers: Mapping[str, str], body: bytes) -> BankResult:
         raise CustodyError("callbacks_not_used", "the sandbox bank answers synchronously and sends no callbacks")
+
+    def preload_account(self, account: str, **details) -> Balance:
+        """SANDBOX ONLY: the bank already holds ``account`` with these balances (see
+        :meth:`BankEngine.preload_account`); how tests and demos stand in for a client's existing accounts."""
+        return self.engine.preload_account(account, **details)
 
     def clear(self) -> None:
         """SANDBOX ONLY: empty this tenant's sandbox bank (see :meth:`BankEngine.clear`)."""
