@@ -1,6 +1,6 @@
 """Daily batch: installments due on one day across loans with many investors each, collected by `lendkit daily`.
 
-A database ``lendkit_loans_scratch`` is created next to the one in
+A database ``lendkit_daily_scratch`` (and ``…_bank`` for the sandbox bank) is created next to the one in
 --database-url; tenant ``alpha`` gets --investors investors and --borrowers
 borrowers (custody accounts opened, borrowers funded at the sandbox bank), and
 --loans repaying loans (spread over the borrowers) each held by every
@@ -32,7 +32,37 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "lending"))
 
-from bid_storm import app_config, drop_scratch, migrate_and_sync, scratch_url, use_bank_database  # noqa: E402
+from bid_storm import app_config, migrate_and_sync, scratch_url  # noqa: E402
+
+#: Scratch databases of this bench (its own names: the bid storm may run at the same time).
+SCRATCH_DB = "lendkit_daily_scratch"
+
+
+def use_bank_database(app, base: str) -> None:
+    """Point tenant alpha's sandbox bank at its own PostgreSQL database (a bank is its own server)."""
+    from core.extensions import db
+    from core.tenancy.models import Tenant
+
+    bank_url = scratch_url(base, SCRATCH_DB + "_bank")
+    with app.app_context():
+        tenant = Tenant.by_slug("alpha")
+        config = dict(tenant.config)
+        providers = dict(config["providers"])
+        providers["custody"] = {"name": "sandbox", "settings": {"database_url": bank_url}}
+        config["providers"] = providers
+        tenant.config = config
+        db.session.commit()
+
+
+def drop_scratch(base: str) -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    admin = sa.create_engine(make_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for name in (SCRATCH_DB, SCRATCH_DB + "_bank"):
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def main() -> None:
@@ -43,6 +73,7 @@ def main() -> None:
     parser.add_argument("--investors", type=int, default=200)
     parser.add_argument("--borrowers", type=int, default=50)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the daily run to FILE (pstats)")
     parser.add_argument("--no-money-moved-texts", action="store_true",
                         help="silence money_moved plugins (the SMS plugin texts every account owner of every entry)")
     args = parser.parse_args()
@@ -61,7 +92,7 @@ def main() -> None:
             impl.function = lambda *a, **k: None
     instance = Path(tempfile.mkdtemp(prefix="lendkit-daily-"))
     os.chdir(instance)
-    url = scratch_url(args.database_url)
+    url = scratch_url(args.database_url, SCRATCH_DB)
     app = create_app(app_config(url, instance))
     migrate_and_sync(app)
     use_bank_database(app, args.database_url)
@@ -121,10 +152,29 @@ def main() -> None:
             from core.lending.daily import run_day
             from core.lending.models import Distribution, Repayment
 
+            statements = [0]
+
+            def count(*_args):
+                statements[0] += 1
+
+            from sqlalchemy import event
+
+            event.listen(db.engine, "before_cursor_execute", count)
+            profiler = None
+            if args.profile:
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.enable()
             t1 = time.perf_counter()
             results = run_day(day, echo=lambda step, counts: print(f"  {step:<9} {counts} "
                                                                     f"({time.perf_counter() - t1:.1f} s)", flush=True))
             wall = time.perf_counter() - t1
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(args.profile)
+            event.remove(db.engine, "before_cursor_execute", count)
+            print(f"lendkit statements: {statements[0]} (the sandbox bank's own database not counted)", flush=True)
             repaid = db.session.scalar(select(func.count(Repayment.id)).where(Repayment.state == "done"))
             dists = db.session.scalar(select(func.count(Distribution.id)))
             from core.ledger.balances import verify

@@ -36,9 +36,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Iterable, Iterator
 
-from sqlalchemy import insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import make_transient_to_detached, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.extensions import db
 from core.ledger import errors
@@ -160,6 +161,8 @@ class Transaction:
 
     tenant_id: int
     dialect: str
+    #: The session's database connection for this transaction (statements run on it directly).
+    connection: object = None
     #: Entries posted in this transaction; announced through ``money_moved`` after the commit.
     posted: list = field(default_factory=list)
 
@@ -213,6 +216,7 @@ def writing() -> Iterator[Transaction]:
             try:
                 if dialect == "sqlite":
                     _begin_immediate(session)
+                tx.connection = session.connection()
                 yield tx
                 session.commit()
             except BaseException:
@@ -275,46 +279,83 @@ _ACCOUNT_COLUMNS = (
     LedgerAccount.pending_credit,
 )
 
-# PostgreSQL statements of the hot path, as plain SQL: one round trip each. Every
-# clause filters on tenant_id itself, so they are marked all_tenants (the scoping's
-# opt-out) rather than scoped automatically.
-_PG_LOCK = text(
-    "SELECT id, code, currency, normal_side, custody_bucket, balance, pending_debit, pending_credit"
-    " FROM ledger_account"
-    " WHERE tenant_id = :tenant_id AND {column} = ANY(CAST(:wanted AS {array}))"
-    " ORDER BY id FOR UPDATE"
-)
-_PG_LOCK_BY_CODE = text(_PG_LOCK.text.format(column="code", array="VARCHAR[]")).execution_options(all_tenants=True)
-_PG_LOCK_BY_ID = text(_PG_LOCK.text.format(column="id", array="BIGINT[]")).execution_options(all_tenants=True)
-#: Entry, lines and balances in ONE statement; no row at all when the key is taken already.
-_PG_WRITE = text("""
+# PostgreSQL statements of the hot path, as plain SQL: one round trip each, each PREPAREd once
+# per connection (parsed and analysed once; PostgreSQL's default plan_cache_mode decides
+# between custom and generic plans: forcing generic plans was tried and is faster, but a
+# generic plan cannot tell a big tenant from a small one and once scanned every line of the
+# tenant). Every statement filters on tenant_id itself, given from the bound tenant by
+# :func:`writing`; they run on the session's connection, outside the ORM's automatic scoping
+# (the same opt-out as ``all_tenants=True``, see :func:`_pg`).
+_ACCOUNT_SQL = "id, code, currency, normal_side, custody_bucket, balance, pending_debit, pending_credit"
+_PG_STATEMENTS = {
+    # the accounts named by code, locked in id order
+    "lendkit_ledger_lock_codes": ("integer, varchar[]", f"""
+SELECT {_ACCOUNT_SQL} FROM ledger_account
+WHERE tenant_id = $1 AND code = ANY($2) ORDER BY id FOR UPDATE"""),
+    # the accounts of an entry's lines, locked in id order, with the entry's debits and credits on each
+    # (the lines are found by entry id alone, the entry being the tenant's; a tenant_id test there
+    # would lead a generic plan to scan every line of the tenant)
+    "lendkit_ledger_lock_entry_accounts": ("integer, integer", """
+SELECT a.id, a.code, a.currency, a.normal_side, a.custody_bucket, a.balance, a.pending_debit, a.pending_credit,
+       l.debit, l.credit
+FROM ledger_account AS a
+JOIN (SELECT account_id, COALESCE(SUM(amount) FILTER (WHERE amount > 0), 0) AS debit,
+             COALESCE(SUM(amount) FILTER (WHERE amount < 0), 0) AS credit
+      FROM journal_line WHERE entry_id = $2 GROUP BY account_id) AS l ON l.account_id = a.id
+WHERE a.tenant_id = $1 ORDER BY a.id FOR UPDATE OF a"""),
+    # entry, lines and balances in ONE statement; no row at all when the key is taken already
+    "lendkit_ledger_write": (
+        "integer, varchar, varchar, varchar, varchar, varchar, integer, varchar, date, timestamptz, timestamptz,"
+        " bigint[], bigint[], varchar[], bigint[], bigint[], bigint[], bigint[]", """
 WITH e AS (
     INSERT INTO journal_entry (tenant_id, idempotency_key, digest, kind, memo, state, reversal_of, request_no,
                                value_date, created_at, posted_at)
-    VALUES (:tenant_id, :idempotency_key, :digest, :kind, :memo, :state, :reversal_of, :request_no,
-            :value_date, :created_at, :posted_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
     ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
     RETURNING id
 ), l AS (
     INSERT INTO journal_line (tenant_id, entry_id, account_id, amount, currency)
-    SELECT :tenant_id, e.id, t.account_id, t.amount, t.currency
-    FROM e, unnest(CAST(:line_accounts AS BIGINT[]), CAST(:line_amounts AS BIGINT[]),
-                   CAST(:line_currencies AS VARCHAR[])) AS t(account_id, amount, currency)
+    SELECT $1, e.id, t.account_id, t.amount, t.currency
+    FROM e, unnest($12, $13, $14) AS t(account_id, amount, currency)
 ), u AS (
     UPDATE ledger_account AS a SET balance = v.bal, pending_debit = v.pd, pending_credit = v.pc
-    FROM e, unnest(CAST(:ids AS BIGINT[]), CAST(:bals AS BIGINT[]), CAST(:pds AS BIGINT[]),
-                   CAST(:pcs AS BIGINT[])) AS v(id, bal, pd, pc)
-    WHERE a.id = v.id AND a.tenant_id = :tenant_id
+    FROM e, unnest($15, $16, $17, $18) AS v(id, bal, pd, pc)
+    WHERE a.id = v.id AND a.tenant_id = $1
 )
-SELECT id FROM e
-""").execution_options(all_tenants=True)
-#: New cached balances of locked accounts (state changes of pending entries).
-_PG_BALANCES = text("""
-UPDATE ledger_account AS a SET balance = v.bal, pending_debit = v.pd, pending_credit = v.pc
-FROM unnest(CAST(:ids AS BIGINT[]), CAST(:bals AS BIGINT[]), CAST(:pds AS BIGINT[]),
-            CAST(:pcs AS BIGINT[])) AS v(id, bal, pd, pc)
-WHERE a.id = v.id AND a.tenant_id = :tenant_id
-""").execution_options(all_tenants=True)
+SELECT id FROM e"""),
+    # a pending entry posted or voided: the new cached balances of its locked accounts and its state
+    "lendkit_ledger_change_state": (
+        "integer, integer, varchar, date, timestamptz, timestamptz, bigint[], bigint[], bigint[], bigint[]", """
+WITH u AS (
+    UPDATE ledger_account AS a SET balance = v.bal, pending_debit = v.pd, pending_credit = v.pc
+    FROM unnest($7, $8, $9, $10) AS v(id, bal, pd, pc)
+    WHERE a.id = v.id AND a.tenant_id = $1
+)
+UPDATE journal_entry SET state = $3, value_date = $4, posted_at = $5, voided_at = $6
+WHERE tenant_id = $1 AND id = $2"""),
+}
+
+
+def _pg(tx: "Transaction", name: str, *args):
+    """Run prepared statement ``name`` with ``args`` on the transaction's connection (PREPAREd on first use).
+
+    A prepared statement lives as long as its database connection (a rollback keeps
+    it), so the names prepared are kept in the connection's ``info``. The statements
+    carry ``tenant_id`` themselves (``tx.tenant_id``, the bound tenant): they are
+    the ledger's explicit opt-out of the ORM's automatic scoping, like ``all_tenants``.
+    """
+    connection = tx.connection
+    prepared = connection.info.setdefault("lendkit_prepared", set())
+    if name not in prepared:
+        types, sql = _PG_STATEMENTS[name]
+        connection.exec_driver_sql(f"PREPARE {name} ({types}) AS {sql}")
+        prepared.add(name)
+    try:
+        return connection.exec_driver_sql(f"EXECUTE {name} ({', '.join(['%s'] * len(args))})", args)
+    except DBAPIError as exc:
+        if getattr(exc.orig, "pgcode", None) == "26000":  # the server forgot it (DISCARD ALL): prepare again next time
+            prepared.clear()
+        raise
 
 
 def _pg_ints(values) -> str:
@@ -330,16 +371,14 @@ def _pg_texts(values) -> str:
 def _lock_accounts(tx: Transaction, *, codes=None, ids=None) -> list:
     """Account rows (as tuples, in _ACCOUNT_COLUMNS order) by code or id, locked ``FOR UPDATE`` in id order.
 
+    (PostgreSQL locks by code only; :func:`change_state` locks an entry's accounts by its lines.)
+
     On SQLite the database's write lock, taken by :func:`writing`, covers them.
     """
     session = db.session
     wanted = sorted(set(codes if codes is not None else ids))
     if tx.dialect == "postgresql":
-        if codes is not None:
-            result = session.execute(_PG_LOCK_BY_CODE, {"tenant_id": tx.tenant_id, "wanted": _pg_texts(wanted)})
-        else:
-            result = session.execute(_PG_LOCK_BY_ID, {"tenant_id": tx.tenant_id, "wanted": _pg_ints(wanted)})
-        return [tuple(row) for row in result.all()]
+        return [tuple(row) for row in _pg(tx, "lendkit_ledger_lock_codes", tx.tenant_id, _pg_texts(wanted)).all()]
     column = LedgerAccount.code if codes is not None else LedgerAccount.id
     rows = []
     for start in range(0, len(wanted), _SQLITE_CHUNK):
@@ -350,19 +389,10 @@ def _lock_accounts(tx: Transaction, *, codes=None, ids=None) -> list:
 
 
 def _write_balances(tx: Transaction, changed: dict[int, list[int]]) -> None:
-    """Store new ``[balance, pending_debit, pending_credit]`` of each locked account id."""
+    """SQLite: store new ``[balance, pending_debit, pending_credit]`` of each locked account id."""
     if not changed:
         return
     ids = sorted(changed)
-    if tx.dialect == "postgresql":
-        db.session.execute(_PG_BALANCES, {
-            "tenant_id": tx.tenant_id,
-            "ids": _pg_ints(ids),
-            "bals": _pg_ints(changed[i][0] for i in ids),
-            "pds": _pg_ints(changed[i][1] for i in ids),
-            "pcs": _pg_ints(changed[i][2] for i in ids),
-        })
-        return
     db.session.execute(
         update(LedgerAccount).execution_options(synchronize_session=False),
         [{"id": i, "balance": changed[i][0], "pending_debit": changed[i][1], "pending_credit": changed[i][2]}
@@ -505,16 +535,14 @@ def write_entry(
 
     if postgres:
         ids = sorted(changed)
-        entry_id = session.execute(_PG_WRITE, {
-            **values,
-            "line_accounts": _pg_ints(r[0] for r in resolved),
-            "line_amounts": _pg_ints(r[1] for r in resolved),
-            "line_currencies": _pg_texts([r[2] for r in resolved]),
-            "ids": _pg_ints(ids),
-            "bals": _pg_ints(changed[i][0] for i in ids),
-            "pds": _pg_ints(changed[i][1] for i in ids),
-            "pcs": _pg_ints(changed[i][2] for i in ids),
-        }).scalar()
+        entry_id = _pg(
+            tx, "lendkit_ledger_write",
+            tx.tenant_id, key, digest, kind, values["memo"], values["state"], reversal_of, request_no,
+            values["value_date"], now, values["posted_at"],
+            _pg_ints(r[0] for r in resolved), _pg_ints(r[1] for r in resolved), _pg_texts([r[2] for r in resolved]),
+            _pg_ints(ids), _pg_ints(changed[i][0] for i in ids), _pg_ints(changed[i][1] for i in ids),
+            _pg_ints(changed[i][2] for i in ids),
+        ).scalar()
         if entry_id is None:  # a concurrent writer committed this key first
             return _replay(entry_by_key(key), digest, key), False
         return _attached(tx, entry_id, values), True
@@ -553,20 +581,24 @@ def change_state(tx: Transaction, entry, to: str, *, value_date: date | None = N
     if to not in ENTRY_TRANSITIONS.get(entry.state, ()):
         raise errors.invalid_transition(entry.id, entry.state, to)
     session = db.session
-    lines = session.execute(
-        select(JournalLine.account_id, JournalLine.amount).where(JournalLine.entry_id == entry.id)
-    ).all()
-    rows = _lock_accounts(tx, ids=[line.account_id for line in lines])
+    postgres = tx.dialect == "postgresql"
+    if postgres:  # the accounts locked and the entry's lines summed per account in ONE statement
+        rows = [tuple(r) for r in _pg(tx, "lendkit_ledger_lock_entry_accounts", tx.tenant_id, entry.id).all()]
+        moves = [(r[0], r[8], r[9]) for r in rows]
+    else:
+        lines = session.execute(
+            select(JournalLine.account_id, JournalLine.amount).where(JournalLine.entry_id == entry.id)
+        ).all()
+        rows = _lock_accounts(tx, ids=[line.account_id for line in lines])
+        moves = [(account_id, amount, 0) if amount > 0 else (account_id, 0, amount) for account_id, amount in lines]
     by_id = {row[0]: row for row in rows}
     changed = {row[0]: [row[5], row[6], row[7]] for row in rows}
-    for account_id, amount in lines:
+    for account_id, debit, credit in moves:  # debit >= 0, credit <= 0
         c = changed[account_id]
-        if amount > 0:
-            c[1] -= amount
-        else:
-            c[2] += amount
+        c[1] -= debit
+        c[2] += credit
         if to == "posted":
-            c[0] += amount
+            c[0] += debit + credit
     if to == "posted":
         for account_id, (balance, pd, pc) in changed.items():
             _, code, currency, normal_side, bucket = by_id[account_id][:5]
@@ -576,15 +608,27 @@ def change_state(tx: Transaction, entry, to: str, *, value_date: date | None = N
             spendable = sign * balance - (pd if sign < 0 else pc)
             if spendable < 0:  # cannot happen: a pending outflow was reserved; the guard stays
                 raise errors.insufficient_funds(code, spendable, 0, currency)
-    _write_balances(tx, changed)
     now = utcnow()
-    entry.state = to
+    state = {"state": to, "value_date": None, "posted_at": None, "voided_at": None}
     if to == "posted":
-        entry.posted_at = now
-        entry.value_date = value_date or now.date()
+        state.update(posted_at=now, value_date=value_date or now.date())
         tx.posted.append(entry)
     else:
-        entry.voided_at = now
+        state["voided_at"] = now
+    if postgres:  # balances and the entry's state in ONE statement; the ORM object told what it now holds
+        ids = sorted(changed)
+        _pg(tx, "lendkit_ledger_change_state", tx.tenant_id, entry.id, to, state["value_date"], state["posted_at"],
+            state["voided_at"], _pg_ints(ids), _pg_ints(changed[i][0] for i in ids),
+            _pg_ints(changed[i][1] for i in ids), _pg_ints(changed[i][2] for i in ids))
+        for name, value in state.items():
+            set_committed_value(entry, name, value)
+        return entry
+    _write_balances(tx, changed)
+    entry.state = to
+    if to == "posted":
+        entry.posted_at, entry.value_date = state["posted_at"], state["value_date"]
+    else:
+        entry.voided_at = state["voided_at"]
     session.flush()
     return entry
 

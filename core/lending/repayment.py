@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import BigInteger, Integer, String, bindparam, cast, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from core.extensions import db
 from core.ledger.errors import InsufficientFunds, LedgerError
@@ -109,22 +110,26 @@ def _repay_claims(rep: Repayment) -> None:
     if not rows:
         return
     if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy import BigInteger, bindparam
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        v = select(func.unnest(bindparam("ids", type_=ARRAY(BigInteger))).label("id"),
-                   func.unnest(bindparam("ps", type_=ARRAY(BigInteger))).label("p")).subquery("v")
+        # ONE ORM UPDATE (scoped to the tenant like any other) joined to the parts, sent as array literals
+        v = select(_unnest_ints("ids", [r[0] for r in rows]).label("id"),
+                   _unnest_ints("ps", [r[1] for r in rows]).label("p")).subquery("v")
         db.session.execute(
             update(Claim).where(Claim.id == v.c.id)
             .values(principal_outstanding=Claim.principal_outstanding - v.c.p)
-            .execution_options(synchronize_session=False),
-            {"ids": [r[0] for r in rows], "ps": [r[1] for r in rows]},
+            .execution_options(synchronize_session=False)
         )
         return
     current = dict(db.session.execute(select(Claim.id, Claim.principal_outstanding)
                                       .where(Claim.id.in_([r[0] for r in rows]))).all())
     db.session.execute(update(Claim).execution_options(synchronize_session=False),
                        [{"id": claim_id, "principal_outstanding": current[claim_id] - p} for claim_id, p in rows])
+
+
+def _unnest_ints(name: str, values):
+    """PostgreSQL: ``unnest(CAST(:name AS BIGINT[]))`` of these ints, bound as ONE array literal string
+    (hundreds of ints bound one by one cost more to plan than to run)."""
+    literal_array = "{" + ",".join(str(int(v)) for v in values) + "}"
+    return func.unnest(cast(bindparam(name, literal_array, type_=String), ARRAY(BigInteger)))
 
 
 def next_installment(loan_id: int) -> Installment | None:
@@ -158,8 +163,11 @@ def prepayment_quote(loan: Loan) -> dict | None:
 # --------------------------------------------------------------------- prepare
 
 
-def _attempt_key(prefix: str) -> str:
-    tried = db.session.scalar(select(func.count(Repayment.id)).where(Repayment.key.like(f"{prefix}:%"))) or 0
+def _attempt_key(prefix: str, loan_id: int) -> str:
+    """``<prefix>:<n>`` for the loan's next attempt (found through the loan's repayments: a ``LIKE`` alone
+    cannot use an index under most collations and would read every repayment of the tenant)."""
+    tried = db.session.scalar(select(func.count(Repayment.id)).where(
+        Repayment.loan_id == loan_id, Repayment.key.like(f"{prefix}:%"))) or 0
     return f"{prefix}:{tried + 1}"
 
 
@@ -187,11 +195,22 @@ def _store(loan: Loan, installment: Installment | None, *, kind: str, key: str, 
                     interest=interest, penalty=penalty, platform_fee=platform_fee, to_reserve=to_reserve, day=day)
     db.session.add(rep)
     db.session.flush()
-    rows = [{"tenant_id": current_tenant_id(), "repayment_id": rep.id, "claim_id": p.claim_id,
-             "holder_id": p.holder_id, "principal": p.principal, "interest": p.interest, "penalty": p.penalty,
-             "fee": p.fee} for p in parts]
-    if rows:
-        db.session.execute(insert(Distribution), rows)
+    if not parts:
+        return rep
+    if db.session.get_bind().dialect.name == "postgresql":
+        # ONE ORM INSERT … SELECT of the parts sent as array literals; tenant_id is the bound tenant's
+        columns = ("claim_id", "holder_id", "principal", "interest", "penalty", "fee")
+        db.session.execute(
+            insert(Distribution).from_select(
+                ["tenant_id", "repayment_id", *columns],
+                select(literal(current_tenant_id(), Integer), literal(rep.id, Integer),
+                       *[_unnest_ints(c, [getattr(p, c) for p in parts]) for c in columns]),
+            )
+        )
+        return rep
+    db.session.execute(insert(Distribution), [
+        {"tenant_id": current_tenant_id(), "repayment_id": rep.id, "claim_id": p.claim_id, "holder_id": p.holder_id,
+         "principal": p.principal, "interest": p.interest, "penalty": p.penalty, "fee": p.fee} for p in parts])
     return rep
 
 
@@ -220,7 +239,8 @@ def _prepare_installment(loan_id: int, installment_id: int, day: date, *, by_res
             if inst.advanced_on is not None:
                 return None
             parts = split(inst.principal, inst.interest, 0, terms.get("investor_fee_rate", "0"), claims)
-            return _store(loan, inst, kind=kind, key=_attempt_key(f"advance:{inst.id}"), payer_id=None, parts=parts,
+            return _store(loan, inst, kind=kind, key=_attempt_key(f"advance:{inst.id}", loan.id), payer_id=None,
+                          parts=parts,
                           principal=inst.principal, interest=inst.interest, penalty=0, platform_fee=0,
                           to_reserve=0, day=day).id
         fee_on_interest = apply_rate(inst.interest, terms.get("investor_fee_rate", "0")) if inst.interest else 0
@@ -228,11 +248,12 @@ def _prepare_installment(loan_id: int, installment_id: int, day: date, *, by_res
         if inst.advanced_on is not None:
             # the reserve already paid the holders: the borrower repays the reserve, the platform keeps its fees
             reserve_part = inst.principal + inst.interest - fee_on_interest + inst.penalty
-            return _store(loan, inst, kind=kind, key=_attempt_key(f"repay:{inst.id}"), payer_id=loan.borrower_id,
+            return _store(loan, inst, kind=kind, key=_attempt_key(f"repay:{inst.id}", loan.id),
+                          payer_id=loan.borrower_id,
                           parts=[], principal=inst.principal, interest=inst.interest, penalty=inst.penalty,
                           platform_fee=platform + fee_on_interest, to_reserve=reserve_part, day=day).id
         parts = split(inst.principal, inst.interest, inst.penalty, terms.get("investor_fee_rate", "0"), claims)
-        return _store(loan, inst, kind=kind, key=_attempt_key(f"repay:{inst.id}"), payer_id=loan.borrower_id,
+        return _store(loan, inst, kind=kind, key=_attempt_key(f"repay:{inst.id}", loan.id), payer_id=loan.borrower_id,
                       parts=parts, principal=inst.principal, interest=inst.interest, penalty=inst.penalty,
                       platform_fee=platform + sum(p.fee for p in parts), to_reserve=0, day=day).id
 
@@ -407,7 +428,7 @@ def prepay(loan_id: int, *, day: date | None = None) -> Repayment:
                                       amount=_money(quote["total"], loan.currency)), code="insufficient_funds")
             parts = split(quote["principal"], quote["interest"], 0, loan.terms.get("investor_fee_rate", "0"),
                           active_claims(loan.id))
-            rep_id = _store(loan, None, kind="prepayment", key=_attempt_key(f"prepay:{loan.id}"),
+            rep_id = _store(loan, None, kind="prepayment", key=_attempt_key(f"prepay:{loan.id}", loan.id),
                             payer_id=loan.borrower_id, parts=parts, principal=quote["principal"],
                             interest=quote["interest"], penalty=0,
                             platform_fee=quote["management_fee"] + quote["prepayment_fee"] + sum(p.fee for p in parts),
