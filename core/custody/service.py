@@ -62,9 +62,27 @@ def _is_user(party: Party) -> bool:
     return isinstance(party, int) and not isinstance(party, bool)
 
 
-def _custody_name(party: Party) -> str:
+def _user_custody_names(user_ids) -> dict[int, str]:
+    """Each user's sub-account at the bank: the one their ledger accounts mirror (a user imported from a
+    previous system keeps the number the bank gave them), else the name ``open_account`` gives (``U42``)."""
+    from sqlalchemy import select
+
+    from core.extensions import db
+    from core.ledger.models import LedgerAccount
+
+    ids = sorted({int(i) for i in user_ids})
+    codes = {user_account_code(i, "available"): i for i in ids}
+    found = dict(db.session.execute(
+        select(LedgerAccount.code, LedgerAccount.custody_account).where(LedgerAccount.code.in_(list(codes)))
+    ).all()) if ids else {}
+    return {i: found.get(code) or user_custody_account(i) for code, i in codes.items()}
+
+
+def _custody_name(party: Party, names: Mapping[int, str] | None = None) -> str:
     if _is_user(party):
-        return user_custody_account(party)
+        if names is not None and party in names:
+            return names[party]
+        return _user_custody_names([party])[party]
     spec = PLATFORM_ACCOUNTS.get(party) if isinstance(party, str) else None
     if spec is None or spec["custody"] is None:
         raise ValueError(f"a party is a user id or one of {sorted(r for r, s in PLATFORM_ACCOUNTS.items() if s['custody'])}, "
@@ -73,9 +91,9 @@ def _custody_name(party: Party) -> str:
 
 
 def _code(party: Party, bucket: str = "available") -> str:
-    _custody_name(party)
     if _is_user(party):
         return user_account_code(party, bucket)
+    _custody_name(party)
     if bucket != "available":
         raise ValueError(f"platform account {party!r} has no {bucket} funds")
     return platform_account_code(party)
@@ -195,8 +213,9 @@ def batch_transfer(legs: Iterable[Leg], *, key: str, memo: str = "") -> CustodyI
     for leg in legs:
         _positive(leg.amount)
     currency = _currency()
-    items = tuple(TransferItem(_custody_name(leg.source), _custody_name(leg.target), leg.amount, leg.from_frozen)
-                  for leg in legs)
+    names = _user_custody_names(p for leg in legs for p in (leg.source, leg.target) if _is_user(p))
+    items = tuple(TransferItem(_custody_name(leg.source, names), _custody_name(leg.target, names), leg.amount,
+                               leg.from_frozen) for leg in legs)
     total = sum(leg.amount for leg in legs)
     lines = _lines(legs)
 

@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from core.config import DEV_SECRET_KEY
-from core.delivery.stages import Check, demo_version, file_digest, gate, tenant_folder
+from core.delivery.stages import Check, configuration_digest, demo_version, file_digest, gate, tenant_folder
 from core.extensions import db
 from core.plugins import provider_registry
 from core.tenancy import tenant_context
@@ -31,14 +31,17 @@ def _page(tenant: Tenant, path: str):
 
 @gate("demo")
 def demo_gate(tenant: Tenant) -> list[Check]:
+    from markupsafe import escape
+
     checks = []
     response = _page(tenant, "/")
     text = response.get_data(as_text=True)
+    named = tenant.name in text or str(escape(tenant.name)) in text
     checks.append(
         Check(
             "home page renders",
-            response.status_code == 200 and tenant.name in text,
-            f"GET / answered {response.status_code}" + ("" if tenant.name in text else f", without the name {tenant.name!r}"),
+            response.status_code == 200 and named,
+            f"GET / answered {response.status_code}" + ("" if named else f", without the name {tenant.name!r}"),
         )
     )
     from core.notices.models import Notice
@@ -53,7 +56,9 @@ def demo_gate(tenant: Tenant) -> list[Check]:
     with tenant_context(tenant):
         listing = db.session.scalar(select(Loan.id).where(Loan.status == "listed").order_by(Loan.id).limit(1))
     if listing is None:
-        checks.append(Check("a listing renders", False, f"no loan is listed; run `lendkit tenant seed {tenant.slug}`"))
+        hint = (f"run `lendkit tenant seed {tenant.slug}`" if tenant.config["providers"]["custody"]["name"] == "sandbox"
+                else "demo listings need the sandbox custody bank: demo the site on it, or list a loan")
+        checks.append(Check("a listing renders", False, f"no loan is listed; {hint}"))
     else:
         response = _page(tenant, f"/loans/{listing}")
         checks.append(Check("a listing renders", response.status_code == 200, f"GET /loans/{listing} answered {response.status_code}"))
@@ -129,10 +134,18 @@ def configured_gate(tenant: Tenant) -> list[Check]:
     checks.append(Check("no demo money or loans left", clean,
                         "the books start empty" if clean else ", ".join(f"{n} {k}" for k, n in left.items() if n)
                         + f"; `lendkit tenant clear-demo {tenant.slug} --confirm {tenant.slug}` before choosing real providers"))
-    products = tenant.config.get("products")
-    checks.append(
-        Check("loan products valid", bool(products), f"{len(products)} products" if products else "no loan products configured (the loan lifecycle adds them)")
-    )
+    from marshmallow import ValidationError
+
+    from core.lending.products import validate_products
+
+    products = tenant.config.get("products") or []
+    try:
+        validate_products(products)
+        problem = "" if products else "no loan products configured"
+    except ValidationError as exc:
+        problem = "; ".join(f"products.{index}.{field}: {' '.join(map(str, messages))}"
+                            for index, fields in exc.messages.items() for field, messages in fields.items())
+    checks.append(Check("loan products valid", not problem, problem or f"{len(products)} products, each consistent"))
     return checks
 
 
@@ -145,7 +158,7 @@ def tested_gate(tenant: Tenant) -> list[Check]:
     how = f"`lendkit tenant accept {tenant.slug}` or the vendor console runs it"
     if run is None:
         return [Check("acceptance suite passes", False, f"the acceptance suite has not run; {how}")]
-    if run.config_digest != tenant.config_digest:
+    if run.config_digest != configuration_digest(tenant):
         return [Check("acceptance suite passes", False,
                       f"the configuration changed since the run of {run.finished_at:%Y-%m-%d %H:%M}; {how} again")]
     checks = [Check(f"acceptance: {s['name']}", s["passed"], s["detail"]) for s in run.scenarios]
@@ -199,7 +212,32 @@ def trained_gate(tenant: Tenant) -> list[Check]:
 
 @gate("data_loaded")
 def data_loaded_gate(tenant: Tenant) -> list[Check]:
-    return [Check("base data imported and reconciled", False, "base-data import is not part of this lendkit yet")]
+    from core.delivery.importer import BankUnreachable, reconcile_imported
+    from core.delivery.models import ImportBatch
+
+    with tenant_context(tenant):
+        batches = db.session.scalars(select(ImportBatch).order_by(ImportBatch.id)).all()
+        if not batches:
+            return [Check("base data imported", False, f"no import yet; `lendkit tenant import {tenant.slug} --users users.csv --loans loans.csv --repayments repayments.csv`")]
+        created = {kind: sum(b.created.get(kind, 0) for b in batches) for kind in ("user", "loan", "repayment")}
+        last = batches[-1]
+        if not any(b.files for b in batches):
+            return [Check("base data imported", True, f"the client brings no base data (recorded on {last.imported_at:%Y-%m-%d} by {last.operator})")]
+        checks = [Check("base data imported", True, f"{len(batches)} import(s), the last on {last.imported_at:%Y-%m-%d} by {last.operator}: "
+                        f"{created['user']} users, {created['loan']} loans, {created['repayment']} repayments")]
+        try:
+            accounts = reconcile_imported(tenant)
+        except BankUnreachable as exc:
+            return checks + [Check("imported balances agree with the bank", False, f"the custody bank ({exc.provider}) cannot be asked: {exc.reason}")]
+        differing = [a for a in accounts if not a.agrees]
+        if differing:
+            first = differing[0]
+            bank = "no such sub-account" if first.bank is None else f"bank {first.bank[0]}/{first.bank[1]}"
+            detail = f"{len(differing)} of {len(accounts)} sub-accounts differ; {first.external_id} ({first.account}): ledger {first.ledger[0]}/{first.ledger[1]}, {bank} (available/frozen)"
+        else:
+            detail = f"{len(accounts)} imported sub-accounts agree with the bank" if accounts else "no users were imported, so no balances to compare"
+        checks.append(Check("imported balances agree with the bank", not differing, detail))
+        return checks
 
 
 @gate("live")

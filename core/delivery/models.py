@@ -1,13 +1,17 @@
-"""Records of the delivery process: every stage change and every sign-off."""
+"""Records of the delivery process: every stage change, every sign-off, every base-data import."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.extensions import db
 from core.tenancy.models import utcnow
+from core.tenancy.scoping import TenantScoped
+
+#: What an imported row became: a user, a loan (with its installments and claims), an installment's repayment.
+IMPORTED_KINDS = ("user", "loan", "repayment")
 
 
 class StageChange(db.Model):
@@ -54,6 +58,53 @@ class SignOff(db.Model):
     signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ImportBatch(TenantScoped, db.Model):
+    """One committed base-data import (``lendkit tenant import``): the files, what they created, who ran it.
+
+    Tenant-owned (exported and removed with the tenant). A re-run that finds
+    nothing new writes no batch.
+    """
+
+    __tablename__ = "import_batch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: SHA-256 of each file given: ``{"users": "…", "loans": "…", "repayments": "…"}``.
+    digests: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: The files' names as given.
+    files: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: Rows created per kind: ``{"user": 3, "loan": 2, "repayment": 4}``.
+    created: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: Rows found already imported with the same content, per kind.
+    unchanged: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: Opening balances posted (available + frozen of the users created), minor units.
+    opening_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The vendor operator who ran it.
+    operator: Mapped[str] = mapped_column(String(200))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ImportedRecord(TenantScoped, db.Model):
+    """An external id of the client's previous system and the row it became here."""
+
+    __tablename__ = "imported_record"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "kind", "external_id"),
+        CheckConstraint("kind IN ('user', 'loan', 'repayment')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The import that created it.
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id", ondelete="CASCADE"), index=True)
+    #: ``user``, ``loan`` or ``repayment``.
+    kind: Mapped[str] = mapped_column(String(16))
+    #: The previous system's id (a repayment's is ``<loan id>#<installment number>``).
+    external_id: Mapped[str] = mapped_column(String(80))
+    #: What it became: user_account.id, loan.id or repayment.id.
+    target_id: Mapped[int] = mapped_column(Integer)
+    #: SHA-256 of the row's content as imported: the same id with other content is refused.
+    digest: Mapped[str] = mapped_column(String(64))
+
+
 class AcceptanceRun(db.Model):
     """One run of a tenant's acceptance suite (``lendkit tenant accept``): the loans rehearsed and how each went.
 
@@ -65,7 +116,8 @@ class AcceptanceRun(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
-    #: ``Tenant.config_digest`` when the suite ran: a later change of products or rules calls for a new run.
+    #: :func:`~core.delivery.stages.configuration_digest` when the suite ran: a later change of products,
+    #: rules or contract templates (in tenant.yaml or the admin console) calls for a new run.
     config_digest: Mapped[str] = mapped_column(String(64))
     #: Whether every scenario passed.
     passed: Mapped[bool] = mapped_column(Boolean)
