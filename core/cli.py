@@ -146,6 +146,9 @@ def tenant_new(source):
         for line in exc.lines():
             click.echo(f"  {line}", err=True)
         raise click.ClickException(f"{exc.path}: {len(exc.problems)} problem(s) to fix before the tenant can be built")
+    except (OSError, ValueError, RuntimeError) as exc:  # new_tenant removed what it had made
+        raise click.ClickException(f"{source}: the tenant could not be built, nothing of it was kept: "
+                                   f"{type(exc).__name__}: {exc}") from exc
     click.echo(f"{created.slug}: created {created.folder}")
     for host in created.hosts:
         click.echo(f"  http://{host}" + (":5000" if host.endswith(".localhost") else ""))

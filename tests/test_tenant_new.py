@@ -175,3 +175,21 @@ def test_a_provider_plugin_is_scaffolded_with_tests_that_pass(lendkit, tmp_path,
 def test_a_plugin_name_is_checked(lendkit, tmp_path):
     result = lendkit("plugin", "new", "--family", "sms", "--name", "Bad Name", "--output", str(tmp_path))
     assert result.exit_code == 1 and "lower-case letters" in result.output
+
+
+def test_the_new_demo_has_listings_and_a_failed_seed_leaves_no_half_tenant(app, lendkit, tenants_dir, tmp_path, monkeypatch):
+    from core.delivery import demo
+    from core.tenancy.models import Tenant
+
+    def broken(tenant):
+        raise RuntimeError("the sandbox bank is full")
+
+    monkeypatch.setattr(demo, "seed_demo", broken)
+    result = lendkit("tenant", "new", "--from", str(questionnaire(tmp_path)))
+    assert result.exit_code == 1 and "the sandbox bank is full" in result.output
+    assert Tenant.by_slug("acme-credit") is None and not (tenants_dir / "acme-credit").exists()
+    monkeypatch.undo()
+    result = lendkit("tenant", "new", "--from", str(questionnaire(tmp_path)))
+    assert result.exit_code == 0, result.output
+    listings = HostClient(app, "anxin.example").get("/loans").get_data(as_text=True)
+    assert listings.count('href="/loans/') >= 2  # one demo listing per product of the example
