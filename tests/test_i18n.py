@@ -22,6 +22,15 @@ def test_the_zh_cn_catalog_translates_every_extracted_string():
     assert not missing, f"untranslated in zh_CN (run `make messages`): {missing[:10]}"
 
 
+def test_every_translation_keeps_the_placeholders_of_its_message():
+    """What `pybabel compile` (run by `make`) checks: a broken placeholder would stop the install."""
+    with CATALOG.open("rb") as fh:
+        catalog = read_po(fh)
+    problems = [f"line {message.lineno}: {message.id!r}: {'; '.join(map(str, errors))}"
+                for message, errors in catalog.check() if errors]
+    assert not problems, problems
+
+
 def test_the_template_is_up_to_date_with_the_code(tmp_path):
     import subprocess
     import sys

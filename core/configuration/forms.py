@@ -62,11 +62,11 @@ PRODUCT_GROUPS = (
         Field("annual_rate_max", _l("Highest annual rate (%)"), "percent", _l("Percent a year: 18 means 18%.")),
     )),
     ("fees", _l("Fees and risk reserve"), (
-        Field("service_fee_rate", _l("Service fee (% of the principal)"), "percent", _l("Taken once, at disbursement."), True),
-        Field("management_fee_rate", _l("Management fee (% of the principal a month)"), "percent", _l("Taken with every installment."), True),
-        Field("investor_fee_rate", _l("Investor fee (% of the interest)"), "percent", _l("Of the interest investors receive."), True),
-        Field("reserve_rate", _l("Risk-reserve contribution (% of the principal)"), "percent", _l("Taken once, at disbursement."), True),
-        Field("prepayment_fee_rate", _l("Prepayment fee (% of the principal repaid early)"), "percent", None, True),
+        Field("service_fee_rate", _l("Service fee (percent of the principal)"), "percent", _l("Taken once, at disbursement."), True),
+        Field("management_fee_rate", _l("Management fee (percent of the principal, a month)"), "percent", _l("Taken with every installment."), True),
+        Field("investor_fee_rate", _l("Investor fee (percent of the interest)"), "percent", _l("Of the interest investors receive."), True),
+        Field("reserve_rate", _l("Risk-reserve contribution (percent of the principal)"), "percent", _l("Taken once, at disbursement."), True),
+        Field("prepayment_fee_rate", _l("Prepayment fee (percent of the principal repaid early)"), "percent", None, True),
     )),
     ("bidding", _l("Listing and bidding"), (
         Field("funding_days", _l("Listing open for (days)"), "int", None, True),
@@ -76,7 +76,7 @@ PRODUCT_GROUPS = (
     )),
     ("overdue", _l("Overdue and default"), (
         Field("grace_days", _l("Grace days after the due date"), "int", None, True),
-        Field("penalty_daily_rate", _l("Penalty interest (% a day)"), "percent", _l("A day, on what is overdue: 0.05 means 0.05% a day."), True),
+        Field("penalty_daily_rate", _l("Penalty interest (percent a day)"), "percent", _l("A day, on what is overdue: 0.05 means 0.05 percent a day."), True),
         Field("late_fee", _l("Late fee per overdue installment"), "money", None, True),
         Field("reserve_pays_after_days", _l("Reserve pays investors after (days overdue)"), "int", _l("Used only where the lending rules let the reserve pay investors."), True),
         Field("default_after_days", _l("Defaulted after (days overdue)"), "int", None, True),
