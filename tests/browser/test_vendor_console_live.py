@@ -1,0 +1,42 @@
+"""The vendor console in real Chromium: an operator signs in with a TOTP code, runs a tenant's
+acceptance suite and reads the gate of its next stage."""
+import pyotp
+import pytest
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "operator pass 2468 horse"
+
+
+def test_an_operator_runs_the_acceptance_suite_from_the_console(live_server, page, screenshot):
+    from core.extensions import db
+    from core.tenancy.models import Tenant
+    from core.vendor.auth import create_operator
+
+    with live_server.app.app_context():
+        operator, _uri = create_operator("olga", "Olga Operator", PASSWORD)
+        secret = operator.totp_secret
+        tenant = Tenant.by_slug("demo-en")
+        tenant.stage = "configured"
+        db.session.commit()
+    console = f"http://vendor.localhost:{live_server.port}/console/"
+    page.goto(console)
+    page.fill("input[name=login]", "olga")
+    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=code]", pyotp.TOTP(secret).now())
+    page.locator("form button[type=submit]").first.click()
+    page.wait_for_load_state()
+    assert "Harbor Lending" in page.locator("main").inner_text()
+    screenshot(page, "vendor-console-tenants-en")
+    page.goto(console + "tenants/demo-en")
+    assert "Gate to tested" in page.locator("main").inner_text()
+    page.get_by_role("button", name="Run the acceptance suite").click()
+    page.wait_for_load_state()
+    text = page.locator("body").inner_text()
+    assert "The acceptance suite passed" in text, text[:2000]
+    assert "personal: equal_installment" in text and "business: bullet" in text
+    screenshot(page, "vendor-console-acceptance-en")
+    with live_server.app.app_context():
+        tenant = Tenant.by_slug("demo-en")
+        tenant.stage = "requirements"
+        db.session.commit()
