@@ -177,3 +177,12 @@ class Kit:
         approved = client.post(f"/api/v1/staff/kyc/{submitted.json['id']}/approve", headers=self.bearer(staff))
         assert approved.status_code == 200, approved.json
         return token
+
+
+def staff_with_totp(app, slug: str, mobile: str, roles=("tenant_admin",), password: str = PASSWORD) -> str:
+    """A staff member of tenant ``slug`` of ``app`` (a live server's, say) with a confirmed authenticator;
+    returns the TOTP secret."""
+    from core.tenancy.models import Tenant
+
+    with app.app_context():
+        return Kit(app).staff(Tenant.by_slug(slug), mobile, roles=roles, password=password)

@@ -511,32 +511,28 @@ def _provider(tenant):
         raise BankUnreachable(name, getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}") from None
 
 
-def bank_balance(provider, name: str, account: str):
-    """The bank's Balance of ``account``, None when the bank has no such account; BankUnreachable otherwise."""
+def _ask_bank(provider, name: str, question: str, account: str):
+    """``provider.<question>(account)``; None when the bank has no such account; BankUnreachable otherwise."""
     from core.custody.provider import CustodyError
 
     try:
-        return provider.balance(account)
+        return getattr(provider, question)(account)
     except CustodyError as exc:
         if exc.reason == "unknown_account":
             return None
         raise BankUnreachable(name, exc.reason) from None
     except Exception as exc:  # noqa: BLE001 - any other failure means the bank could not be asked
         raise BankUnreachable(name, f"{type(exc).__name__}: {exc}") from None
+
+
+def bank_balance(provider, name: str, account: str):
+    """The bank's Balance of ``account``, None when the bank has no such account; BankUnreachable otherwise."""
+    return _ask_bank(provider, name, "balance", account)
 
 
 def bank_holder(provider, name: str, account: str):
     """Whose ``account`` is at the bank (:class:`AccountHolder`), None when the bank cannot tell."""
-    from core.custody.provider import CustodyError
-
-    try:
-        return provider.holder(account)
-    except CustodyError as exc:
-        if exc.reason == "unknown_account":
-            return None
-        raise BankUnreachable(name, exc.reason) from None
-    except Exception as exc:  # noqa: BLE001 - any other failure means the bank could not be asked
-        raise BankUnreachable(name, f"{type(exc).__name__}: {exc}") from None
+    return _ask_bank(provider, name, "holder", account)
 
 
 def record_nothing(tenant, operator: str):

@@ -4,10 +4,11 @@ Screenshots (test-artifacts/screenshots/): the products editor in English and
 Chinese, at desktop and phone width, a refused save, and the rules editor.
 """
 import time
-from datetime import datetime, timezone
 
 import pyotp
 import pytest
+
+from testbed import staff_with_totp
 
 pytestmark = pytest.mark.browser
 
@@ -15,21 +16,7 @@ PASSWORD = "Admin-pass-2026"
 
 
 def create_admin(live_server, slug, mobile):
-    from core.accounts.signin import start_totp_enrolment, totp_secret
-    from core.accounts.staffing import create_staff
-    from core.extensions import db
-    from core.tenancy import tenant_context
-    from core.tenancy.models import Tenant
-
-    with live_server.app.app_context():
-        tenant = Tenant.by_slug(slug)
-        with tenant_context(tenant):
-            user, _ = create_staff(tenant, mobile=mobile, roles=("tenant_admin",), password=PASSWORD)
-            start_totp_enrolment(tenant, user)
-            user.totp_confirmed_at = datetime.now(timezone.utc)
-            secret = totp_secret(user)
-            db.session.commit()
-    return secret
+    return staff_with_totp(live_server.app, slug, mobile, password=PASSWORD)
 
 
 def create_borrower(live_server, slug, mobile):
