@@ -378,8 +378,7 @@ def tenant_seed(slug):
     from sqlalchemy import select
 
     from core.extensions import db as database
-    from core.delivery.demo import seed_demo
-    from core.notices.seed import seed_notices
+    from core.delivery.demo import seed_tenant
     from core.tenancy import tenant_context
     from core.tenancy.models import Tenant
 
@@ -389,13 +388,10 @@ def tenant_seed(slug):
     tenants = database.session.scalars(query).all()
     if slug and not tenants:
         raise click.ClickException(f"no tenant {slug!r}; run `lendkit tenant sync` first")
-    root = Path(current_app.config["LENDKIT_TENANTS_DIR"])
     for item in tenants:
         with tenant_context(item):
-            count = seed_notices(root / item.slug / "seed" / "notices.yaml")
-            database.session.commit()
             try:
-                demo = seed_demo(item)
+                count, demo = seed_tenant(item)
             except Exception as exc:  # seed_demo cleared what it made
                 raise click.ClickException(f"{item.slug}: seeding the demo failed, nothing of it was kept: "
                                            f"{type(exc).__name__}: {exc}") from exc

@@ -120,6 +120,18 @@ def seed_demo(tenant) -> DemoSeed:
     return DemoSeed(listed, created)
 
 
+def seed_tenant(tenant) -> tuple[int, DemoSeed]:
+    """Seed ``tenant`` (bound): the notices of ``tenants/<slug>/seed/notices.yaml``, then the demo
+    (:func:`seed_demo`); returns (notices loaded, the demo's outcome). What ``lendkit tenant seed``,
+    ``lendkit tenant new`` and the vendor console's *Seed demo data* do."""
+    from core.delivery.stages import tenant_folder
+    from core.notices.seed import seed_notices
+
+    notices = seed_notices(tenant_folder(tenant) / "seed" / "notices.yaml")
+    db.session.commit()
+    return notices, seed_demo(tenant)
+
+
 def _seed(tenant) -> bool:
     from core.accounts.models import User
     from core.custody.service import open_platform
@@ -212,20 +224,10 @@ def clear_demo(tenant, actor: str) -> dict[str, int]:
 
 def _wipe(tenant) -> dict[str, int]:
     """Delete every row of the tenant's but those in :data:`KEPT_BY_CLEAR`; empty its sandbox bank."""
-    from sqlalchemy import delete
+    from core.delivery.offboarding import delete_rows
 
-    from core.delivery.offboarding import _tenant_tables
-    from core.tenancy.scoping import ALL_TENANTS
-
-    deleted = {}
     try:
-        for table in reversed(_tenant_tables()):
-            if table.name in KEPT_BY_CLEAR:
-                continue
-            result = db.session.execute(delete(table).where(table.c.tenant_id == tenant.id)
-                                        .execution_options(**{ALL_TENANTS: True}))
-            if result.rowcount:
-                deleted[table.name] = result.rowcount
+        deleted = {table: n for table, n in delete_rows(tenant, keep=KEPT_BY_CLEAR).items() if n}
         db.session.commit()
     except Exception:
         db.session.rollback()

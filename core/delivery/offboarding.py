@@ -149,13 +149,22 @@ def remove_tenant(tenant: Tenant, archive_path: Path, confirm: str) -> dict[str,
     return deleted
 
 
+def delete_rows(tenant: Tenant, keep=frozenset()) -> dict[str, int]:
+    """Delete the rows the tenant owns in every tenant-owned table but those named in ``keep``,
+    children before parents, in the caller's transaction; rows deleted per table."""
+    deleted = {}
+    for table in reversed(_tenant_tables()):
+        if table.name in keep:
+            continue
+        result = db.session.execute(delete(table).where(table.c.tenant_id == tenant.id).execution_options(**{ALL_TENANTS: True}))
+        deleted[table.name] = result.rowcount
+    return deleted
+
+
 def delete_tenant(tenant: Tenant) -> dict[str, int]:
     """Delete every row the tenant owns and the tenant itself, in one transaction; rows deleted per table."""
-    deleted = {}
     try:
-        for table in reversed(_tenant_tables()):
-            result = db.session.execute(delete(table).where(table.c.tenant_id == tenant.id).execution_options(**{ALL_TENANTS: True}))
-            deleted[table.name] = result.rowcount
+        deleted = delete_rows(tenant)
         db.session.delete(tenant)
         db.session.commit()
     except Exception:

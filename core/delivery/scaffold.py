@@ -88,8 +88,7 @@ def _render_missed_files(folder: Path, context: dict) -> None:
 
 def new_tenant(source: Path) -> NewTenant:
     """Check the questionnaire, render the folder, load and seed the tenant (notices, demo listings)."""
-    from core.delivery.demo import seed_demo
-    from core.notices.seed import seed_notices
+    from core.delivery.demo import seed_tenant
     from core.tenancy import tenant_context
     from core.tenancy.sync import sync_tenants
     from core.tenancy.models import Tenant
@@ -105,9 +104,7 @@ def new_tenant(source: Path) -> NewTenant:
         tenant = Tenant.by_slug(slug)
         hosts = [h.host for h in tenant.hosts]
         with tenant_context(tenant):
-            seed_notices(folder / "seed" / "notices.yaml")
-            db.session.commit()
-            seed_demo(tenant)
+            seed_tenant(tenant)
     except Exception:
         db.session.rollback()
         shutil.rmtree(folder, ignore_errors=True)

@@ -169,12 +169,7 @@ def tenant_accept(slug):
 @vendor.route("/tenants/<slug>/seed", methods=["POST"])
 @operator_required
 def tenant_seed(slug):
-    from pathlib import Path
-
-    from flask import current_app
-
-    from core.delivery.demo import seed_demo
-    from core.notices.seed import seed_notices
+    from core.delivery.demo import seed_tenant
     from core.tenancy import tenant_context
 
     found = _tenant(slug)
@@ -182,9 +177,7 @@ def tenant_seed(slug):
         abort(400)
     try:
         with tenant_context(found):
-            notices = seed_notices(Path(current_app.config["LENDKIT_TENANTS_DIR"]) / found.slug / "seed" / "notices.yaml")
-            db.session.commit()
-            seeded = seed_demo(found)
+            notices, seeded = seed_tenant(found)
             db.session.commit()
     except Exception as exc:  # noqa: BLE001 - shown to the operator; the seed cleared what it made
         db.session.rollback()
