@@ -283,11 +283,10 @@ def my_loans():
     return render_template("lending/my_loans.html", loans=loans, due=due, password_form=PasswordForm())
 
 
-@pages.route("/loans/<int:loan_id>/repay", methods=["POST"])
-@requires("borrow")
-def repay(loan_id):
+def _borrower_pays(loan_id: int, pay, paid_message):
+    """The borrower of ``loan_id`` pays with ``pay(loan_id)`` after their transaction password;
+    ``paid_message(repayment)`` is flashed once the bank confirmed it."""
     from core.lending.bidding import _check_transaction_password
-    from core.lending.repayment import repay_installment
 
     loan = _loan_or_404(loan_id)
     if loan.borrower_id != current_user.id:
@@ -295,36 +294,32 @@ def repay(loan_id):
     form = PasswordForm()
     try:
         _check_transaction_password(current_user, form.transaction_password.data)
-        rep = repay_installment(loan.id)
+        rep = pay(loan.id)
         if rep.state == "done":
-            flash(_("Thank you: %(amount)s was repaid.", amount=_money(rep.amount)), "success")
+            flash(paid_message(rep), "success")
         else:
             flash(_("The bank has not confirmed the repayment yet; we will update it shortly."), "warning")
     except (LendingError, AccountRefused) as exc:
         _flash_refusal(exc)
     return redirect(url_for(".listing", loan_id=loan.id))
+
+
+@pages.route("/loans/<int:loan_id>/repay", methods=["POST"])
+@requires("borrow")
+def repay(loan_id):
+    from core.lending.repayment import repay_installment
+
+    return _borrower_pays(loan_id, repay_installment,
+                          lambda rep: _("Thank you: %(amount)s was repaid.", amount=_money(rep.amount)))
 
 
 @pages.route("/loans/<int:loan_id>/prepay", methods=["POST"])
 @requires("borrow")
 def prepay(loan_id):
-    from core.lending.bidding import _check_transaction_password
     from core.lending.repayment import prepay as prepay_loan
 
-    loan = _loan_or_404(loan_id)
-    if loan.borrower_id != current_user.id:
-        abort(403)
-    form = PasswordForm()
-    try:
-        _check_transaction_password(current_user, form.transaction_password.data)
-        rep = prepay_loan(loan.id)
-        if rep.state == "done":
-            flash(_("The loan is paid off: %(amount)s was repaid.", amount=_money(rep.amount)), "success")
-        else:
-            flash(_("The bank has not confirmed the repayment yet; we will update it shortly."), "warning")
-    except (LendingError, AccountRefused) as exc:
-        _flash_refusal(exc)
-    return redirect(url_for(".listing", loan_id=loan.id))
+    return _borrower_pays(loan_id, prepay_loan,
+                          lambda rep: _("The loan is paid off: %(amount)s was repaid.", amount=_money(rep.amount)))
 
 
 def _money(amount: int) -> str:

@@ -71,3 +71,23 @@ def test_staff_see_the_queue_and_review_on_the_page(world, people, client_a):
     assert queue.status_code == 200 and loan.number in queue.get_data(as_text=True)
     done = staff.post(f"/staff/loans/{loan.id}/review", data={"decision": "rejected", "reason": "Income not proven"})
     assert done.status_code == 302 and get_loan(loan.id).status == "rejected"
+
+
+def test_a_borrower_repays_and_prepays_from_the_pages(world, people, client_a):
+    loan = world.listed_loan(people.borrower, people.reviewer, people.risk, amount=600_000, months=3)
+    world.fund(loan, people.investors[:2])
+    world.deposit(people.borrower, 1_000_000)
+    sign_in(client_a, world, people.investors[0])
+    assert client_a.post(f"/loans/{loan.id}/repay", data={"transaction_password": TX_PASSWORD}).status_code == 403
+    sign_in(client_a, world, people.borrower)
+    refused = client_a.post(f"/loans/{loan.id}/repay", data={"transaction_password": "wrong-pass-1"},
+                            follow_redirects=True).get_data(as_text=True)
+    assert "Thank you" not in refused and get_loan(loan.id).principal_outstanding == 600_000
+    paid = client_a.post(f"/loans/{loan.id}/repay", data={"transaction_password": TX_PASSWORD},
+                         follow_redirects=True).get_data(as_text=True)
+    assert "Thank you:" in paid and "was repaid" in paid
+    assert get_loan(loan.id).principal_outstanding < 600_000
+    done = client_a.post(f"/loans/{loan.id}/prepay", data={"transaction_password": TX_PASSWORD},
+                         follow_redirects=True).get_data(as_text=True)
+    assert "The loan is paid off:" in done
+    assert get_loan(loan.id).status == "paid_off"
