@@ -40,11 +40,6 @@ CARRIED_SETTINGS = ("SECRET_KEY", "LENDKIT_DATA_KEY", "LENDKIT_CONTRACT_KEY", "L
                     "LENDKIT_THEMES_DIR", "LENDKIT_PLUGINS", "LENDKIT_ROOT")
 
 
-#: The sandbox bureau's documented identity profile of each grade (see plugins/credit_bureau/README.md):
-#: each loan's borrower has the best grade its product serves.
-SANDBOX_PROFILES = {"AAA": "901", "AA": "902", "A": "903", "B": "904", "C": "905"}
-
-
 @dataclass(frozen=True)
 class Scenario:
     product: str
@@ -138,20 +133,20 @@ class _Life:
 
 def _list_and_fund(scenario: Scenario, cast, staff, outcome: Outcome) -> _Life:
     """Apply, approve, list, bid, disburse; check the contracts."""
-    from core.delivery.rehearsal import bids_for
+    from core.delivery.rehearsal import best_profile, bids_for
     from core.lending.contracts import verify_bytes
     from core.lending.lifecycle import get_loan
     from core.lending.models import Installment, LoanContract
-    from core.lending.products import product_of, rate_band
+    from core.lending.products import product_of
 
     tenant = cast.tenant
     currency = tenant.currency
     step = outcome.steps.append
     product = product_of(tenant, scenario.product)
     reviewer, risk = staff
-    served = [g for g in SANDBOX_PROFILES if rate_band(tenant, product, g) is not None]
-    _expect(bool(served), "the product serves no credit grade: its rates overlap no grade's band")
-    borrower = cast.user("borrower", kind=scenario.borrower_type, profile=SANDBOX_PROFILES[served[0]])
+    profile = best_profile(tenant, product)  # each loan's borrower has the best grade its product serves
+    _expect(profile is not None, "the product serves no credit grade: its rates overlap no grade's band")
+    borrower = cast.user("borrower", kind=scenario.borrower_type, profile=profile)
     try:
         loan = cast.listed_loan(borrower, reviewer, risk, amount=scenario.amount, months=scenario.months,
                                 method=scenario.method, product=scenario.product, purpose="Working capital")

@@ -135,9 +135,9 @@ def seed_tenant(tenant) -> tuple[int, DemoSeed]:
 def _seed(tenant) -> bool:
     from core.accounts.models import User
     from core.custody.service import open_platform
-    from core.delivery.acceptance import SANDBOX_PROFILES
+    from core.delivery.rehearsal import best_profile
     from core.lending.models import Loan
-    from core.lending.products import products_of, rate_band
+    from core.lending.products import products_of
 
     names = NAMES.get(tenant.default_locale, NAMES["en"])
     locale = tenant.default_locale
@@ -160,17 +160,17 @@ def _seed(tenant) -> bool:
     for index, product in enumerate(products_of(tenant)):
         if db.session.scalar(select(Loan.id).where(Loan.product_code == product["code"]).limit(1)) is not None:
             continue
-        served = [g for g in SANDBOX_PROFILES if rate_band(tenant, product, g) is not None]
-        if not served:
+        profile = best_profile(tenant, product)
+        if profile is None:
             continue
         kind = product["borrower_type"]
         mobile = _borrower_mobile(tenant, kind)
         if kind == "person":
             borrower = cast.user("borrower", "investor", name=names["borrower"], mobile=mobile,
-                                 profile=SANDBOX_PROFILES[served[0]], locale=locale)
+                                 profile=profile, locale=locale)
         else:
             borrower = cast.user("borrower", kind="enterprise", name=names["enterprise"], company=names["company"],
-                                 mobile=mobile, profile=SANDBOX_PROFILES[served[0]], locale=locale)
+                                 mobile=mobile, profile=profile, locale=locale)
         terms = sorted(product["terms_months"])
         loan = cast.listed_loan(borrower, reviewer, risk, amount=_listing_amount(product),
                                 months=terms[len(terms) // 2], method=product["repayment_methods"][0],

@@ -22,7 +22,7 @@ from core.extensions import db
 from core.tenancy.models import Tenant
 from core.tenancy.scoping import current_tenant_id
 
-__all__ = ["Cast", "PLATFORM_ROLES", "sandbox_person", "sandbox_company", "bids_for"]
+__all__ = ["Cast", "PLATFORM_ROLES", "SANDBOX_PROFILES", "best_profile", "sandbox_person", "sandbox_company", "bids_for"]
 
 #: The platform's own custody sub-accounts.
 PLATFORM_ROLES = ("fee_income", "risk_reserve", "marketing")
@@ -44,6 +44,17 @@ def sandbox_company(code: str = "901", serial: int = 0) -> str:
     """A valid unified social credit code the sandbox bureau gives profile ``code``."""
     first17 = f"91110000MA{serial % 100:02d}CR{code}"
     return first17 + uscc_check_char(first17)
+
+
+#: The sandbox bureau's documented identity profile of each grade (see plugins/credit_bureau/README.md).
+SANDBOX_PROFILES = {"AAA": "901", "AA": "902", "A": "903", "B": "904", "C": "905"}
+
+
+def best_profile(tenant, product: dict) -> str | None:
+    """The sandbox profile of the best grade ``product`` serves at ``tenant``; None when it serves none."""
+    from core.lending.products import rate_band
+
+    return next((code for grade, code in SANDBOX_PROFILES.items() if rate_band(tenant, product, grade) is not None), None)
 
 
 def bids_for(amount: int, *, min_bid: int, step: int, max_bid: int | None, investors: int = 3) -> list[int]:
