@@ -32,6 +32,19 @@ def test_health_answers_on_any_host(app):
     assert response.status_code == 200 and response.json == {"status": "ok", "database": "ok"}
 
 
+def test_health_without_a_database_answers_503_with_the_api_error_body(app, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def down(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(db.session, "execute", down)
+    response = app.test_client().get("/healthz", headers={"Host": "unknown.example"})
+    assert response.status_code == 503
+    assert set(response.json) == {"code", "status", "message", "errors"} and response.json["code"] == 503
+    assert response.json["errors"] == {"database": ["OperationalError"]}
+
+
 def test_a_notice_page_of_another_tenant_is_not_found(client_a, client_b, tenant_a):
     with tenant_context(tenant_a):
         notice = Notice(key="k", title="Alpha only notice", body="Secret of alpha")

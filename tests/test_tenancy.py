@@ -125,3 +125,34 @@ def test_a_core_statement_on_a_tenant_table_is_refused(tenant_a):
     with tenant_context(tenant_a):
         with pytest.raises(CoreStatementOnTenantTable):
             db.session.execute(select(Notice.__table__))
+
+
+def test_a_bulk_insert_naming_another_tenant_is_refused(tenant_a, tenant_b):
+    from sqlalchemy import insert
+
+    row = {"key": "x", "title": "t", "body": "b"}
+    with tenant_context(tenant_b):
+        with pytest.raises(CrossTenantWrite):
+            db.session.execute(insert(Notice), [{**row, "tenant_id": tenant_b.id}, {**row, "key": "y", "tenant_id": tenant_a.id}])
+        db.session.rollback()
+        with pytest.raises(CrossTenantWrite):
+            db.session.execute(insert(Notice).values(**row, tenant_id=tenant_a.id))
+        db.session.rollback()
+        db.session.execute(insert(Notice), [{**row, "tenant_id": tenant_b.id}])
+        db.session.commit()
+    with tenant_context(tenant_a):
+        assert db.session.scalar(select(func.count()).select_from(Notice)) == 0
+    with tenant_context(tenant_b):
+        assert db.session.scalar(select(func.count()).select_from(Notice)) == 1
+
+
+def test_an_update_cannot_move_rows_to_another_tenant(tenant_a, tenant_b):
+    add_notice(tenant_a, "a1")
+    with tenant_context(tenant_a):
+        with pytest.raises(CrossTenantWrite):
+            db.session.execute(update(Notice).values(tenant_id=tenant_b.id))
+        db.session.rollback()
+        assert db.session.execute(update(Notice).values(title="renamed", tenant_id=tenant_a.id)).rowcount == 1
+        db.session.commit()
+    with tenant_context(tenant_b):
+        assert db.session.scalar(select(func.count()).select_from(Notice)) == 0

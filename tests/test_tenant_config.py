@@ -95,3 +95,10 @@ def test_development_defaults_to_an_embedded_database_under_instance():
     config = load_config({}, environ={})
     assert config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
     assert config["SQLALCHEMY_DATABASE_URI"].endswith("instance/lendkit.db")
+
+
+def test_a_theme_no_plugin_registers_is_refused(app, tmp_path):
+    error = problems_of(tenant_copy(tmp_path, lambda d: d.update(theme="nosuch")))
+    assert "no theme named 'nosuch'" in error.problems["theme"]
+    assert "harbor" in error.problems["theme"] and "\n" not in str(error)
+    assert load_tenant_folder(tenant_copy(tmp_path, lambda d: d.update(theme="harbor"), slug="beta2"), provider_registry())

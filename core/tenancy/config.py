@@ -307,6 +307,10 @@ def load_tenant_folder(folder: Path, provider_registry=None) -> LoadedTenant:
             errors = provider.settings_schema().validate(choice["settings"])
             if errors:
                 problems.update(flatten_errors(errors, f"{field}.settings"))
+        themes = _registered_theme_names()
+        if themes is not None and config["theme"] not in themes:
+            problems["theme"] = _("no theme named %(name)s (available: %(names)s)",
+                                  name=repr(config["theme"]), names=", ".join(sorted(themes)))
         from core.credit.compliance import config_problems  # the chosen pack exists and accepts the config
 
         problems.update(config_problems(config))
@@ -314,6 +318,16 @@ def load_tenant_folder(folder: Path, provider_registry=None) -> LoadedTenant:
         raise TenantConfigError(path, problems)
     Locale.parse(config["default_locale"])
     return LoadedTenant(folder=folder, config=config, digest=hashlib.sha256(raw_bytes).hexdigest())
+
+
+def _registered_theme_names() -> set[str] | None:
+    """The themes the running app registered (``register_themes``), or None outside an app."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return None
+    themes = current_app.extensions.get("lendkit_themes")
+    return set(themes) if themes is not None else None
 
 
 def tenant_folders(tenants_dir: Path) -> list[Path]:

@@ -24,6 +24,7 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import ForeignKey, event
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, with_loader_criteria
 from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import BindParameter, ClauseElement
 
 _bound_tenant: ContextVar[int | None] = ContextVar("lendkit_tenant_id", default=None)
 
@@ -147,6 +148,9 @@ def _scope_statement(state) -> None:
             f"a Core statement on tenant-owned {names} cannot be scoped; select ORM entities "
             f"or pass execution_options(all_tenants=True) and filter by tenant_id yourself"
         )
+    if (state.is_insert or state.is_update) and any(value != tenant_id for value in _written_tenant_ids(state)):
+        verb = "an INSERT into" if state.is_insert else "an UPDATE of"
+        raise CrossTenantWrite(f"{verb} tenant-owned {names} names another tenant")
     if state.is_insert:
         return  # the caller's values carry tenant_id; NOT NULL catches a missing one
     state.statement = state.statement.options(
@@ -154,6 +158,29 @@ def _scope_statement(state) -> None:
             TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True
         )
     )
+
+
+def _written_tenant_ids(state) -> set:
+    """The literal ``tenant_id`` values an ORM INSERT or UPDATE writes, from its parameters and ``.values()``."""
+    found = set()
+    statement = state.statement
+    multi = getattr(statement, "_multi_values", None) or ()  # insert().values([{…}, {…}])
+    value_sets = [statement._values or {}] + [row for rows in multi for row in rows]
+    for values in value_sets:
+        for key, value in values.items():
+            if getattr(key, "key", key) != "tenant_id":
+                continue
+            if isinstance(value, BindParameter):
+                value = value.value
+            elif isinstance(value, ClauseElement):
+                continue  # an SQL expression: NOT NULL and the foreign key are all that can judge it
+            found.add(value)
+    parameters = state.parameters
+    for row in [parameters] if isinstance(parameters, dict) else (parameters or ()):
+        if "tenant_id" in row:
+            found.add(row["tenant_id"])
+    found.discard(None)
+    return found
 
 
 @event.listens_for(TenantSession, "before_flush")
