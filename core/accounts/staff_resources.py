@@ -1,4 +1,4 @@
-"""``/api/v1/staff``: KYC review, user look-up, reveals, roles and the audit log, for staff tokens.
+"""``/api/v1/staff``: KYC review, user look-up, reveals, roles, unlocking, two-factor resets and the audit log.
 
 A staff token comes from ``POST /api/v1/auth/tokens`` with the authenticator
 code; every endpoint here needs a staff permission.
@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_smorest import abort
 from sqlalchemy import select
 
-from core.accounts import documents, kyc
+from core.accounts import documents, kyc, staffing
 from core.accounts.access import api_user, requires
 from core.accounts.models import KycApplication, User
 from core.accounts.policy import AccountRefused
@@ -41,14 +41,14 @@ blp = Blueprint("staff_api", __name__, url_prefix=f"{API_PREFIX}/staff", descrip
 def _application(application_id: int) -> KycApplication:
     application = db.session.get(KycApplication, application_id)
     if application is None:
-        abort(404, message=f"No KYC application {application_id}.")
+        abort(404, message=str(_l("No KYC application %(id)d.", id=application_id)))
     return application
 
 
 def _user(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
-        abort(404, message=f"No user {user_id}.")
+        abort(404, message=str(_l("No user %(id)d.", id=user_id)))
     return user
 
 
@@ -110,7 +110,7 @@ class KycDocumentImage(MethodView):
         application = _application(application_id)
         document = application.document(kind)
         if document is None:
-            abort(404, message=f"No {kind} document.")
+            abort(404, message=str(_l("This application has no such document.")))
         data = documents.load(g.tenant, document.storage_name)
         audit("pii.viewed", actor=api_user(), target=application, details={"field": f"document:{kind}"})
         db.session.commit()
@@ -165,6 +165,28 @@ class UserRoles(MethodView):
             set_staff_roles(api_user(), user, args["roles"])
         except AccountRefused as refusal:
             refuse(refusal)
+        return user
+
+
+@blp.route("/users/<int:user_id>/unlock")
+class UserUnlock(MethodView):
+    @requires("support.assist")
+    @blp.response(200, StaffUserSchema)
+    def post(self, user_id):
+        """Lift a sign-in lockout before it ends (the action is audited)"""
+        user = _user(user_id)
+        staffing.unlock_account(api_user(), user)
+        return user
+
+
+@blp.route("/users/<int:user_id>/two-factor/reset")
+class UserTwoFactorReset(MethodView):
+    @requires("staff.manage")
+    @blp.response(200, StaffUserSchema)
+    def post(self, user_id):
+        """Forget a staff member's authenticator: they enrol again at the next sign-in (audited)"""
+        user = _user(user_id)
+        staffing.reset_two_factor(api_user(), user)
         return user
 
 

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
-from core.accounts import crypto, documents, kyc
+from core.accounts import crypto, documents, kyc, staffing
 from core.accounts.access import current_principal, requires
 from core.accounts.cards import cards_of
 from core.accounts.forms import ConfirmForm, LookupForm, RejectForm, StaffRolesForm, show_refusal
@@ -231,11 +231,7 @@ def user_roles(user_id):
 @staff.route("/users/<int:user_id>/unlock", methods=["POST"])
 @requires("support.assist")
 def unlock(user_id):
-    subject = _user(user_id)
-    subject.locked_until = None
-    subject.failed_logins = 0
-    audit("account.unlocked", actor=current_user, target=subject)
-    db.session.commit()
+    staffing.unlock_account(current_user, _user(user_id))
     flash(_("The account is unlocked."), "success")
     return redirect(url_for(".user", user_id=user_id))
 
@@ -243,15 +239,7 @@ def unlock(user_id):
 @staff.route("/users/<int:user_id>/two-factor/reset", methods=["POST"])
 @requires("staff.manage")
 def reset_two_factor(user_id):
-    from core.accounts.signin import revoke_sessions
-
-    subject = _user(user_id)
-    subject.totp_sealed = None
-    subject.totp_confirmed_at = None
-    subject.totp_last_step = None
-    revoke_sessions(subject)
-    audit("staff.totp_reset", actor=current_user, target=subject)
-    db.session.commit()
+    staffing.reset_two_factor(current_user, _user(user_id))
     flash(_("Two-factor sign-in was reset; the user sets it up again at the next sign-in."), "success")
     return redirect(url_for(".user", user_id=user_id))
 

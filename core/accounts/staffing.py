@@ -65,3 +65,21 @@ def set_staff_roles(actor: User, user: User, roles) -> None:
     if held != wanted:
         revoke_sessions(user)  # the new roles take effect at the next sign-in (with TOTP if staff)
     db.session.commit()
+
+
+def unlock_account(actor: User, user: User) -> None:
+    """Lift a sign-in lockout early (support); audited."""
+    user.locked_until = None
+    user.failed_logins = 0
+    audit("account.unlocked", actor=actor, target=user)
+    db.session.commit()
+
+
+def reset_two_factor(actor: User, user: User) -> None:
+    """Forget ``user``'s authenticator (tenant admins): they enrol again at the next sign-in; audited."""
+    user.totp_sealed = None
+    user.totp_confirmed_at = None
+    user.totp_last_step = None
+    revoke_sessions(user)
+    audit("staff.totp_reset", actor=actor, target=user)
+    db.session.commit()

@@ -80,6 +80,32 @@ def test_registration_is_limited_per_ip(tight):
     assert alpha.post("/api/v1/auth/register", json={"mobile": "13800000005", "code": "123456", "password": "secret-pass-1", "accept_terms": True}).status_code == 429
 
 
+def test_registration_is_limited_per_number(tight):
+    alpha, _ = tight
+    register = lambda ip: alpha.post("/api/v1/auth/register", json={"mobile": MOBILE, "code": "123456", "password": "secret-pass-1", "accept_terms": True},
+                                     environ_base={"REMOTE_ADDR": ip})
+    assert [register(f"10.0.0.{i}").status_code for i in range(2)] == [422, 422]
+    assert register("10.0.0.9").status_code == 429  # a third address does not help (2/minute per number)
+    assert alpha.post("/api/v1/auth/register", json={"mobile": "13900139000", "code": "123456", "password": "secret-pass-1", "accept_terms": True},
+                      environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code == 422
+
+
+def test_limits_are_kept_in_memory_by_default_and_in_redis_when_configured(make_app):
+    from limits.storage import MemoryStorage, RedisStorage
+
+    from core.extensions import limiter
+
+    default = make_app()
+    assert default.config["RATELIMIT_STORAGE_URI"] == "memory://"
+    with default.app_context():
+        assert isinstance(limiter.storage, MemoryStorage)
+    shared = make_app(LENDKIT_REDIS_URL="redis://127.0.0.1:6399/0")  # no server needed to build the client
+    assert shared.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6399/0"
+    with shared.app_context():
+        assert isinstance(limiter.storage, RedisStorage)
+    make_app()  # later tests in this process get memory storage back
+
+
 def test_the_send_code_button_and_the_register_button_count_separately(tight):
     alpha, _ = tight
     for _ in range(2):

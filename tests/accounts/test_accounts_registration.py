@@ -30,6 +30,9 @@ def test_registration_through_the_api_creates_a_signed_in_capable_user(client_a,
     token = kit.token(client_a, MOBILE)
     me = client_a.get("/api/v1/me", headers=kit.bearer(token))
     assert me.status_code == 200 and me.json["id"] == user.json["id"]
+    with tenant_context(tenant_a):
+        stored = db.session.scalar(select(User.password_hash))
+    assert stored.startswith("$argon2id$") and kit.PASSWORD not in stored  # argon2-cffi, the current OWASP choice
 
 
 @pytest.mark.parametrize("change, field", [

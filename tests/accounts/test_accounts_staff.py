@@ -75,6 +75,39 @@ def test_support_unlocks_a_locked_account(client_a, tenant_a, kit):
     assert kit.token(client_a, "13800138000")
 
 
+def test_support_unlocks_through_the_api_and_other_roles_may_not(client_a, tenant_a, kit):
+    kit.register(client_a, "13800138000")
+    for _ in range(5):
+        client_a.post("/api/v1/auth/tokens", json={"mobile": "13800138000", "password": "wrong-pass-1"})
+    user_id = kit.user(tenant_a, "13800138000")
+    reviewer = kit.staff_token(client_a, tenant_a, "13900000002", roles=("reviewer",))
+    assert client_a.post(f"/api/v1/staff/users/{user_id}/unlock", headers=kit.bearer(reviewer)).status_code == 403
+    support = kit.staff_token(client_a, tenant_a, "13900000001", roles=("support",))
+    assert client_a.get(f"/api/v1/staff/users/{user_id}", headers=kit.bearer(support)).json["locked"] is True
+    unlocked = client_a.post(f"/api/v1/staff/users/{user_id}/unlock", headers=kit.bearer(support))
+    assert unlocked.status_code == 200 and unlocked.json["locked"] is False and unlocked.json["mobile"] == "138****8000"
+    assert kit.token(client_a, "13800138000")
+    missing = client_a.post("/api/v1/staff/users/999999/unlock", headers=kit.bearer(support))
+    assert missing.status_code == 404 and missing.json["message"] == "No user 999999."
+    with tenant_context(tenant_a):
+        assert "account.unlocked" in db.session.scalars(select(AuditRecord.event)).all()
+
+
+def test_a_tenant_admin_resets_two_factor_through_the_api(client_a, tenant_a, kit):
+    kit.staff(tenant_a, "13900000002", roles=("reviewer",))
+    reviewer_id = kit.user(tenant_a, "13900000002")
+    reviewer = kit.staff_token(client_a, tenant_a, "13900000003", roles=("reviewer",))
+    assert client_a.post(f"/api/v1/staff/users/{reviewer_id}/two-factor/reset", headers=kit.bearer(reviewer)).status_code == 403
+    admin = kit.staff_token(client_a, tenant_a, "13900000001", roles=("tenant_admin",))
+    reset = client_a.post(f"/api/v1/staff/users/{reviewer_id}/two-factor/reset", headers=kit.bearer(admin))
+    assert reset.status_code == 200
+    with tenant_context(tenant_a):
+        assert db.session.get(User, reviewer_id).totp_sealed is None
+        assert "staff.totp_reset" in db.session.scalars(select(AuditRecord.event)).all()
+    again = client_a.post("/api/v1/auth/tokens", json={"mobile": "13900000002", "password": kit.PASSWORD, "totp": "123456"})
+    assert again.status_code == 403  # no authenticator any more: enrol on the sign-in page first
+
+
 def test_the_staff_nav_and_pages_are_translated(client_a, tenant_a, kit):
     secret = kit.staff(tenant_a, "13900000001", roles=("reviewer",))
     client_a.get("/locale/zh_CN")
