@@ -9,6 +9,7 @@ from http import HTTPStatus
 
 from flask import Response
 from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_smorest import abort
 from sqlalchemy import select
 
@@ -67,7 +68,7 @@ def _loan(loan_id: int) -> Loan:
     except LendingError as exc:
         refuse(exc)
     if not access.may_view(loan, api_user()):
-        abort(404, message=f"No loan {loan_id}.")
+        abort(404, message=_("No loan %(id)s.", id=loan_id))
     return loan
 
 
@@ -75,16 +76,16 @@ def _borrowers_loan(loan_id: int) -> Loan:
     """The loan if the caller is its borrower; 404 when they may not see it, 403 when they only may see it."""
     loan = _loan(loan_id)
     if loan.borrower_id != api_user().id:
-        abort(403, message="Only the borrower repays the loan.")
+        abort(403, message=_("Only the borrower repays the loan."))
     return loan
 
 
 def _party_or_staff(loan: Loan) -> None:
     user = api_user()
     if user is None:
-        abort(401, message="Sign in first: send the token from POST /api/v1/auth/tokens as a bearer token.")
+        abort(401, message=_("Sign in first: send the token from POST /api/v1/auth/tokens as a bearer token."))
     if not (access.is_party(loan, user) or access._staff(user)):
-        abort(403, message="Only the loan's borrower and investors may see this.")
+        abort(403, message=_("Only the loan's borrower and investors may see this."))
 
 
 # ------------------------------------------------------------------ listings and applications
@@ -99,7 +100,7 @@ class Loans(MethodView):
     def get(self, args, pagination_parameters):
         """Loans by status (default: open listings), newest first"""
         if args["status"] not in access.PUBLIC_STATUSES:
-            abort(422, message="Only public statuses can be listed.", errors={"status": ["not a public status"]})
+            abort(422, message=_("Only public statuses can be listed."), errors={"status": [_("not a public status")]})
         query = select(Loan).where(Loan.status == args["status"]).order_by(Loan.id.desc())
         page = db.paginate(query, page=pagination_parameters.page, per_page=pagination_parameters.page_size,
                            error_out=False)
@@ -215,7 +216,7 @@ class AutoBid(MethodView):
         """The caller's auto-bid rule"""
         rule = db.session.scalars(select(AutoBidRule).where(AutoBidRule.investor_id == api_user().id)).first()
         if rule is None:
-            abort(404, message="No auto-bid rule yet.")
+            abort(404, message=_("No auto-bid rule yet."))
         return rule
 
     @requires("invest")
@@ -269,7 +270,7 @@ class Prepayment(MethodView):
         loan = _borrowers_loan(loan_id)
         quote = prepayment_quote(loan) if loan.status == "repaying" else None
         if quote is None:
-            abort(409, message="The loan cannot be paid off early now.")
+            abort(409, message=_("The loan cannot be paid off early now."))
         return quote
 
     @requires("borrow")
@@ -296,10 +297,10 @@ class Contract(MethodView):
 
         loan = _loan(loan_id)
         if not access.is_party(loan, api_user()):
-            abort(403, message="Only the loan's borrower and investors may download its contract.")
+            abort(403, message=_("Only the loan's borrower and investors may download its contract."))
         contract = contract_for(loan, args["locale"])
         if contract is None:
-            abort(404, message="The contract is not ready yet.")
+            abort(404, message=_("The contract is not ready yet."))
         return contract_response(contract, args["format"], loan)
 
 
