@@ -7,6 +7,8 @@ translated into the recipient's locale. A gateway failure is recorded
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
@@ -47,21 +49,31 @@ def notify(user_id: int, event: str, key: str, *, loan=None, **values) -> LoanNo
     """Text ``user_id`` the ``event`` notice once per ``key``; returns the record (None when already sent).
 
     ``values`` fill the text; ``amount`` (int minor units) is formatted as money
-    and ``date``/``deadline`` as dates in the recipient's locale. Flushes; the caller commits.
+    and ``date``/``deadline`` as dates in the recipient's locale. The record is
+    added to the session; the caller commits. Sending many? Do it inside
+    :func:`many`.
     """
-    if db.session.scalar(select(LoanNotice.id).where(LoanNotice.key == key)) is not None:
-        return None
-    from core.accounts.models import User
-    from core.accounts.sms import send_text
-    from core.sms import SmsError
+    key = key[:200]
+    session = db.session
+    many = _many.get()
+    with session.no_autoflush:  # the caller's pending changes are not ours to flush here
+        if many is not None and key in many.checked:
+            if key in many.used:
+                return None
+            many.used.add(key)
+        elif any(isinstance(o, LoanNotice) and o.key == key for o in session.new) or \
+                session.scalar(select(LoanNotice.id).where(LoanNotice.key == key)) is not None:
+            return None
+        from core.accounts.models import User
+        from core.accounts.sms import send_text
+        from core.sms import SmsError
 
-    tenant = db.session.get(Tenant, current_tenant_id())
-    user = db.session.get(User, user_id)
-    record = LoanNotice(key=key[:200], user_id=user_id, loan_id=loan.id if loan is not None else None, event=event)
+        tenant = session.get(Tenant, current_tenant_id())
+        user = session.get(User, user_id)
+    record = LoanNotice(key=key, user_id=user_id, loan_id=loan.id if loan is not None else None, event=event)
     if user is None:
         record.state = "skipped"
-        db.session.add(record)
-        db.session.flush()
+        session.add(record)
         return record
     record.text = render(tenant, user.locale or tenant.default_locale, event, loan=loan, **values)
     try:
@@ -72,9 +84,45 @@ def notify(user_id: int, event: str, key: str, *, loan=None, **values) -> LoanNo
     except Exception:  # noqa: BLE001 - a notice never undoes the step it reports
         log.exception("notice %s to user %s failed", event, user_id)
         record.state = "failed"
-    db.session.add(record)
-    db.session.flush()
+    session.add(record)
     return record
+
+
+class _Many:
+    def __init__(self, checked: set[str], used: set[str]):
+        self.checked, self.used = checked, used
+
+
+_many: ContextVar[_Many | None] = ContextVar("lendkit_notices_many", default=None)
+
+
+@contextmanager
+def many(user_ids, keys):
+    """Around many :func:`notify` calls: their recipients loaded in one query, and which of ``keys`` were
+    already used looked up in one (instead of one lookup per notice)."""
+    recipients = prefetch(user_ids)
+    keys = sorted({k[:200] for k in keys})
+    used: set[str] = set()
+    for start in range(0, len(keys), 1000):
+        used.update(db.session.scalars(select(LoanNotice.key).where(LoanNotice.key.in_(keys[start:start + 1000]))))
+    token = _many.set(_Many(set(keys), used))
+    try:
+        yield
+    finally:
+        _many.reset(token)
+        del recipients
+
+
+def prefetch(user_ids) -> list:
+    """Load these recipients (with their roles) in one query per thousand, so :func:`notify` finds them in
+    the session. Keep the returned list while notifying: the session holds its objects only weakly."""
+    from core.accounts.models import User
+
+    ids = sorted({int(i) for i in user_ids})
+    users = []
+    for start in range(0, len(ids), 1000):
+        users += db.session.scalars(select(User).where(User.id.in_(ids[start:start + 1000]))).all()
+    return users
 
 
 def render(tenant, locale: str, event: str, *, loan=None, **values) -> str:
