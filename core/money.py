@@ -15,6 +15,7 @@ Conventions used across lendkit:
 from __future__ import annotations
 
 import decimal
+import heapq
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
@@ -159,28 +160,24 @@ def allocate(total: int, weights: Sequence[int]) -> list[int]:
     """
     _check_int(total, "total")
     weights = list(weights)
-    for i, w in enumerate(weights):
-        _check_int(w, f"weights[{i}]")
-        if w < 0:
-            raise ValueError(f"weights must be non-negative, weights[{i}] is {w}")
+    if not all(type(w) is int and w >= 0 for w in weights):  # the fast check; the slow one says which
+        for i, w in enumerate(weights):
+            _check_int(w, f"weights[{i}]")
+            if w < 0:
+                raise ValueError(f"weights must be non-negative, weights[{i}] is {w}")
     weight_sum = sum(weights)
     if weight_sum <= 0:
         raise ValueError("weights must be non-empty and sum to more than 0")
     if total < 0:
         return [-part for part in allocate(-total, weights)]
 
-    parts: list[int] = []
-    remainders: list[int] = []
-    for w in weights:
-        floor, rest = divmod(total * w, weight_sum)
-        parts.append(floor)
-        remainders.append(rest)
+    pairs = [divmod(total * w, weight_sum) for w in weights]
+    parts = [floor for floor, _rest in pairs]
     leftover = total - sum(parts)  # 0 <= leftover < len(weights)
-    ranking = sorted(
-        range(len(weights)), key=lambda i: (-remainders[i], -weights[i], i)
-    )
-    for i in ranking[:leftover]:
-        parts[i] += 1
+    if leftover:
+        ranked = heapq.nsmallest(leftover, range(len(weights)), key=lambda i: (-pairs[i][1], -weights[i], i))
+        for i in ranked:
+            parts[i] += 1
     return parts
 
 

@@ -20,7 +20,7 @@ nothing. Inside a step every item has its own key (the repayment's, the
 bid's, ``penalty_through``…), so a run killed halfway and started again
 finishes the work without doing any of it twice. Steps are Celery tasks
 (:mod:`core.jobs`): in-process by default, on workers when a broker is set —
-then ``collect`` is spread over the workers in chunks of loans.
+then ``collect`` is spread over the workers in chunks of loans, one custody batch each.
 """
 from __future__ import annotations
 
@@ -40,8 +40,8 @@ log = logging.getLogger("lendkit.lending")
 STEPS = ("settle", "expire", "disburse", "overdue", "penalty", "collect", "reserve", "default", "notices", "credit", "regrade")
 #: Days before the due date the reminder goes out.
 REMIND_DAYS = 3
-#: Loans per collect task when running on workers.
-COLLECT_CHUNK = 50
+#: Loans per collect task when running on workers: one custody batch each (see core.lending.collection).
+COLLECT_CHUNK = 100
 
 __all__ = ["STEPS", "run_day", "run_step", "collect", "collect_ids"]
 
@@ -119,33 +119,11 @@ def collect_ids(day: date) -> list[int]:
 
 
 def collect(day: date, loan_ids) -> dict:
-    """Collect every installment due by ``day`` on these loans, oldest first, while the borrower's funds cover it."""
-    from core.lending.bidding import spendable
-    from core.lending.repayment import _pending_for, _prepare_installment, resume
+    """Collect every installment due by ``day`` on these loans, oldest first, while the borrower's funds cover
+    it: in custody batches of many installments (:mod:`core.lending.collection`)."""
+    from core.lending.collection import collect_due
 
-    counts = {"repaid": 0, "short": 0, "failed": 0}
-    for loan_id in loan_ids:
-        rows = db.session.execute(
-            select(Installment.id, Installment.due_date).where(
-                Installment.loan_id == loan_id, Installment.due_date <= day,
-                Installment.status.in_(("due", "overdue"))).order_by(Installment.number)
-        ).all()
-        borrower_id = db.session.scalar(select(Loan.borrower_id).where(Loan.id == loan_id))
-        for inst_id, _due in rows:
-            inst = db.session.get(Installment, inst_id)
-            if _pending_for(inst_id, loan_id, "installment") is None and (spendable(borrower_id) or 0) < inst.total_due:
-                counts["short"] += 1
-                break
-            rep_id = _prepare_installment(loan_id, inst_id, day, by_reserve=False)
-            if rep_id is None:
-                continue
-            state = resume(rep_id).state
-            if state == "done":
-                counts["repaid"] += 1
-            else:
-                counts["failed"] += 1
-                break
-    return counts
+    return collect_due(day, loan_ids)
 
 
 def step_collect(day: date) -> dict:
@@ -165,8 +143,7 @@ def step_default(day: date) -> dict:
 
 
 def step_notices(day: date) -> dict:
-    from core.lending.notices import notify
-    from core.lending.repayment import next_installment  # noqa: F401
+    from core.lending import notices
 
     counts = {"reminders": 0, "received": 0}
     soon = day + timedelta(days=REMIND_DAYS)
@@ -176,11 +153,13 @@ def step_notices(day: date) -> dict:
         .where(Installment.status == "due", Installment.due_date > day, Installment.due_date <= soon)
         .order_by(Installment.id)
     ).all()
-    for inst_id, number, due_date, loan_id, borrower_id in rows:
-        inst = db.session.get(Installment, inst_id)
-        loan = db.session.get(Loan, loan_id)
-        counts["reminders"] += notify(borrower_id, "due_soon", f"due_soon:{inst_id}", loan=loan, installment=number,
-                                      amount=inst.total_due, date=due_date) is not None
+    with notices.many((row[4] for row in rows), (f"due_soon:{row[0]}" for row in rows)):
+        for inst_id, number, due_date, loan_id, borrower_id in rows:
+            inst = db.session.get(Installment, inst_id)
+            loan = db.session.get(Loan, loan_id)
+            counts["reminders"] += notices.notify(borrower_id, "due_soon", f"due_soon:{inst_id}", loan=loan,
+                                                  installment=number, amount=inst.total_due,
+                                                  date=due_date) is not None
     received = db.session.execute(
         select(Distribution.holder_id,
                func.sum(Distribution.principal + Distribution.interest + Distribution.penalty - Distribution.fee))
@@ -188,9 +167,10 @@ def step_notices(day: date) -> dict:
         .where(Repayment.state == "done", Repayment.day == day)
         .group_by(Distribution.holder_id).order_by(Distribution.holder_id)
     ).all()
-    for holder_id, amount in received:
-        counts["received"] += notify(holder_id, "received", f"received:{day.isoformat()}:{holder_id}",
-                                     amount=int(amount)) is not None
+    key = f"received:{day.isoformat()}:{{}}".format
+    with notices.many((holder for holder, _ in received), (key(holder) for holder, _ in received)):
+        for holder_id, amount in received:
+            counts["received"] += notices.notify(holder_id, "received", key(holder_id), amount=int(amount)) is not None
     db.session.commit()
     return counts
 

@@ -322,6 +322,7 @@ class Repayment(TenantScoped, db.Model):
     __tablename__ = "repayment"
     __table_args__ = (
         UniqueConstraint("tenant_id", "key"),
+        Index("ix_repayment_tenant_id_batch_key", "tenant_id", "batch_key"),
         CheckConstraint(_in("kind", REPAYMENT_KINDS), name="kind"),
         CheckConstraint(_in("state", REPAYMENT_STATES), name="state"),
     )
@@ -333,6 +334,10 @@ class Repayment(TenantScoped, db.Model):
     kind: Mapped[str] = mapped_column(String(20))
     #: Idempotency key: ``repay:<installment id>``, ``advance:<installment id>``…
     key: Mapped[str] = mapped_column(String(200))
+    #: Set when the money moved in a collection batch of the daily run: the key of that batch's ONE
+    #: custody instruction (and ledger entry), shared by every repayment of the batch; ``key`` then
+    #: names only the repayment.
+    batch_key: Mapped[str | None] = mapped_column(String(200))
     #: pending (instruction sent, no answer yet), done, failed (refused).
     state: Mapped[str] = mapped_column(String(10), default="pending")
     #: Who paid: the borrower's user id, or None for the risk reserve.
@@ -357,9 +362,14 @@ class Distribution(TenantScoped, db.Model):
     """One claim holder's part of a repayment (the pro-rata split, cent-exact)."""
 
     __tablename__ = "distribution"
+    __table_args__ = (
+        # the tenant in the key: a join from repayments then needs no second index (and no bitmap AND
+        # with the tenant's every row when the statistics lag behind a large daily run)
+        Index("ix_distribution_repayment_id_tenant_id", "repayment_id", "tenant_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    repayment_id: Mapped[int] = mapped_column(ForeignKey("repayment.id", ondelete="CASCADE"), index=True)
+    repayment_id: Mapped[int] = mapped_column(ForeignKey("repayment.id", ondelete="CASCADE"))
     claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id"))
     #: The holder paid (the claim's holder at the time).
     holder_id: Mapped[int] = mapped_column(Integer, index=True)

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import BigInteger, Integer, String, bindparam, cast, func, insert, literal, select, update
@@ -51,9 +51,8 @@ __all__ = ["Part", "split", "repay_installment", "prepay", "advance_from_reserve
            "next_installment", "amount_to_repay", "prepayment_quote"]
 
 
-@dataclass(frozen=True)
-class Part:
-    """One claim's part of a repayment."""
+class Part(NamedTuple):
+    """One claim's part of a repayment (a named tuple: a day's run makes hundreds of thousands)."""
 
     claim_id: int
     holder_id: int
@@ -188,30 +187,47 @@ def _legs(rep: Repayment, parts) -> list:
 
 
 def _store(loan: Loan, installment: Installment | None, *, kind: str, key: str, payer_id, parts: list[Part],
-           principal: int, interest: int, penalty: int, platform_fee: int, to_reserve: int, day: date) -> Repayment:
-    amount = sum(p.net for p in parts) + platform_fee + to_reserve
-    rep = Repayment(loan_id=loan.id, installment_id=installment.id if installment is not None else None, kind=kind,
-                    key=key, state="pending", payer_id=payer_id, amount=amount, principal=principal,
-                    interest=interest, penalty=penalty, platform_fee=platform_fee, to_reserve=to_reserve, day=day)
+           principal: int, interest: int, penalty: int, platform_fee: int, to_reserve: int, day: date,
+           batch_key: str | None = None) -> Repayment:
+    """A ``pending`` repayment and its distributions (flushed)."""
+    rep = _new_repayment(loan.id, installment.id if installment is not None else None, kind=kind, key=key,
+                         payer_id=payer_id, parts=parts, principal=principal, interest=interest, penalty=penalty,
+                         platform_fee=platform_fee, to_reserve=to_reserve, day=day, batch_key=batch_key)
     db.session.add(rep)
     db.session.flush()
-    if not parts:
-        return rep
+    _insert_distributions([(rep.id, parts)])
+    return rep
+
+
+def _new_repayment(loan_id: int, installment_id: int | None, *, kind: str, key: str, payer_id, parts: list[Part],
+                   principal: int, interest: int, penalty: int, platform_fee: int, to_reserve: int, day: date,
+                   batch_key: str | None = None) -> Repayment:
+    amount = sum(p.net for p in parts) + platform_fee + to_reserve
+    return Repayment(loan_id=loan_id, installment_id=installment_id, kind=kind, key=key, batch_key=batch_key,
+                     state="pending", payer_id=payer_id, amount=amount, principal=principal, interest=interest,
+                     penalty=penalty, platform_fee=platform_fee, to_reserve=to_reserve, day=day)
+
+
+def _insert_distributions(per_repayment) -> None:
+    """Every ``(repayment id, parts)``'s distributions, in ONE statement."""
+    rows = [(rep_id, p) for rep_id, parts in per_repayment for p in parts]
+    if not rows:
+        return
     if db.session.get_bind().dialect.name == "postgresql":
         # ONE ORM INSERT … SELECT of the parts sent as array literals; tenant_id is the bound tenant's
         columns = ("claim_id", "holder_id", "principal", "interest", "penalty", "fee")
         db.session.execute(
             insert(Distribution).from_select(
                 ["tenant_id", "repayment_id", *columns],
-                select(literal(current_tenant_id(), Integer), literal(rep.id, Integer),
-                       *[_unnest_ints(c, [getattr(p, c) for p in parts]) for c in columns]),
+                select(literal(current_tenant_id(), Integer), _unnest_ints("repayment_ids", [r for r, _ in rows]),
+                       *[_unnest_ints(c, [getattr(p, c) for _, p in rows]) for c in columns]),
             )
         )
-        return rep
+        return
+    tenant_id = current_tenant_id()
     db.session.execute(insert(Distribution), [
-        {"tenant_id": current_tenant_id(), "repayment_id": rep.id, "claim_id": p.claim_id, "holder_id": p.holder_id,
-         "principal": p.principal, "interest": p.interest, "penalty": p.penalty, "fee": p.fee} for p in parts])
-    return rep
+        {"tenant_id": tenant_id, "repayment_id": rep_id, "claim_id": p.claim_id, "holder_id": p.holder_id,
+         "principal": p.principal, "interest": p.interest, "penalty": p.penalty, "fee": p.fee} for rep_id, p in rows])
 
 
 def _pending_for(installment_id: int | None, loan_id: int, kind: str) -> Repayment | None:
@@ -243,19 +259,24 @@ def _prepare_installment(loan_id: int, installment_id: int, day: date, *, by_res
                           parts=parts,
                           principal=inst.principal, interest=inst.interest, penalty=0, platform_fee=0,
                           to_reserve=0, day=day).id
-        fee_on_interest = apply_rate(inst.interest, terms.get("investor_fee_rate", "0")) if inst.interest else 0
-        platform = inst.management_fee + inst.late_fee
-        if inst.advanced_on is not None:
-            # the reserve already paid the holders: the borrower repays the reserve, the platform keeps its fees
-            reserve_part = inst.principal + inst.interest - fee_on_interest + inst.penalty
-            return _store(loan, inst, kind=kind, key=_attempt_key(f"repay:{inst.id}", loan.id),
-                          payer_id=loan.borrower_id,
-                          parts=[], principal=inst.principal, interest=inst.interest, penalty=inst.penalty,
-                          platform_fee=platform + fee_on_interest, to_reserve=reserve_part, day=day).id
-        parts = split(inst.principal, inst.interest, inst.penalty, terms.get("investor_fee_rate", "0"), claims)
-        return _store(loan, inst, kind=kind, key=_attempt_key(f"repay:{inst.id}", loan.id), payer_id=loan.borrower_id,
-                      parts=parts, principal=inst.principal, interest=inst.interest, penalty=inst.penalty,
-                      platform_fee=platform + sum(p.fee for p in parts), to_reserve=0, day=day).id
+        return _store(loan, inst, kind=kind, key=_attempt_key(f"repay:{inst.id}", loan.id),
+                      **installment_payment(loan, inst, claims), day=day).id
+
+
+def installment_payment(loan: Loan, inst: Installment, claims) -> dict:
+    """What the borrower's payment of ``inst`` is made of: the payer, the holders' parts and the platform's
+    and the reserve's amounts (keyword arguments of :func:`_store`)."""
+    terms = loan.terms
+    fee_on_interest = apply_rate(inst.interest, terms.get("investor_fee_rate", "0")) if inst.interest else 0
+    platform = inst.management_fee + inst.late_fee
+    if inst.advanced_on is not None:
+        # the reserve already paid the holders: the borrower repays the reserve, the platform keeps its fees
+        reserve_part = inst.principal + inst.interest - fee_on_interest + inst.penalty
+        return dict(payer_id=loan.borrower_id, parts=[], principal=inst.principal, interest=inst.interest,
+                    penalty=inst.penalty, platform_fee=platform + fee_on_interest, to_reserve=reserve_part)
+    parts = split(inst.principal, inst.interest, inst.penalty, terms.get("investor_fee_rate", "0"), claims)
+    return dict(payer_id=loan.borrower_id, parts=parts, principal=inst.principal, interest=inst.interest,
+                penalty=inst.penalty, platform_fee=platform + sum(p.fee for p in parts), to_reserve=0)
 
 
 # --------------------------------------------------------------------- move and settle
@@ -277,6 +298,12 @@ def resume(repayment_id: int) -> Repayment:
     rep = db.session.get(Repayment, repayment_id)
     if rep.state != "pending":
         return rep
+    if rep.batch_key is not None:
+        from core.lending.collection import resume_batch
+
+        resume_batch(rep.batch_key)
+        return db.session.scalars(select(Repayment).where(Repayment.id == repayment_id)
+                                  .execution_options(populate_existing=True)).one()
     loan_number = db.session.scalar(select(Loan.number).where(Loan.id == rep.loan_id))
     try:
         instruction = custody.batch_transfer(_legs(rep, _parts_for(rep)), key=rep.key, memo=f"{rep.kind} of {loan_number}")
@@ -329,7 +356,9 @@ def _per_holder(rep: Repayment) -> dict[int, int]:
     return out
 
 
-def _installment_paid(loan: Loan, rep: Repayment) -> None:
+def _installment_paid(loan: Loan, rep: Repayment, *, still_open: list[str] | None = None) -> None:
+    """The installment of ``rep`` is paid. ``still_open``: the loan's other unpaid installments' statuses,
+    when the caller has read them already (a batch), else they are read here."""
     inst = db.session.get(Installment, rep.installment_id)
     inst.status = "paid"
     inst.paid_on = rep.day
@@ -338,13 +367,14 @@ def _installment_paid(loan: Loan, rep: Repayment) -> None:
     if inst.advanced_on is not None:
         loan.owed_to_reserve -= rep.to_reserve - rep.penalty
     notify(loan.borrower_id, "repaid", f"repaid:{rep.key}", loan=loan, amount=rep.amount, installment=inst.number)
-    _after_payment(loan)
+    _after_payment(loan, still_open)
 
 
-def _after_payment(loan: Loan) -> None:
-    open_statuses = db.session.execute(
-        select(Installment.status).where(Installment.loan_id == loan.id, Installment.status.in_(("due", "overdue")))
-    ).scalars().all()
+def _after_payment(loan: Loan, open_statuses: list[str] | None = None) -> None:
+    if open_statuses is None:
+        open_statuses = db.session.execute(
+            select(Installment.status).where(Installment.loan_id == loan.id, Installment.status.in_(("due", "overdue")))
+        ).scalars().all()
     if not open_statuses:
         if loan.status in ("repaying", "overdue"):
             move(loan, "paid_off")

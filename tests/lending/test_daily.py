@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from core.custody.models import CustodyInstruction
 from core.extensions import db
 from core.ledger.models import JournalEntry
-from core.lending import repayment
+from core.lending import collection
 from core.lending.daily import run_day
 from core.lending.lifecycle import get_loan
 from core.lending.models import DailyRun, Installment, LoanNotice, Repayment
@@ -56,28 +56,27 @@ def test_running_the_same_day_twice_changes_nothing(world):
 def test_a_run_killed_halfway_finishes_when_started_again(world, monkeypatch):
     _loans(world)
     day = db.session.scalar(select(func.min(Installment.due_date)))
-    real = repayment._settle
-    calls = {"n": 0}
+    monkeypatch.setattr(collection, "BATCH_SIZE", 2)  # two batches: 2 loans, then 1
+    real = collection._settle
 
-    def crash_on_second(repayment_id, outcome, reason):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("killed")  # the bank has moved the money; our books have not heard yet
-        return real(repayment_id, outcome, reason)
+    def crash(batch_key, outcome, reason):
+        raise RuntimeError("killed")  # the bank has moved the money; our books have not heard yet
 
-    monkeypatch.setattr(repayment, "_settle", crash_on_second)
+    monkeypatch.setattr(collection, "_settle", crash)
     with pytest.raises(RuntimeError, match="killed"):
         run_day(day)
     db.session.rollback()
     assert db.session.scalar(select(DailyRun.state).where(DailyRun.step == "collect")) == "running"
-    assert db.session.scalar(select(func.count()).select_from(Repayment).where(Repayment.state == "pending")) == 1
-    monkeypatch.setattr(repayment, "_settle", real)
+    assert db.session.scalar(select(func.count()).select_from(Repayment).where(Repayment.state == "pending")) == 2
+    monkeypatch.setattr(collection, "_settle", real)
     again = run_day(day)
     assert again["settle"] is None  # done before the crash
-    assert again["collect"]["repaid"] == 2  # the third; the crashed one was finished by resuming it
+    assert again["collect"]["repaid"] == 3  # the first batch finished by resuming it, then the third loan
     paid = db.session.scalar(select(func.count()).select_from(Installment).where(Installment.status == "paid"))
     assert paid == 3
     assert db.session.scalar(select(func.count()).select_from(Repayment)) == 3  # nothing moved twice
+    assert db.session.scalar(select(func.count()).select_from(CustodyInstruction)
+                             .where(CustodyInstruction.idempotency_key.like("collect:%"))) == 2
     assert books_are_clean() == [] and reconcile_all_days() == []
 
 
