@@ -67,15 +67,40 @@ def describe(change: dict) -> tuple[str, int]:
     return ("frozen", frozen) if frozen > 0 else ("paid", -frozen)
 
 
+def told_by_loan_notices(entry) -> bool:
+    """True for an entry of the daily run's collection (a custody batch keyed ``collect:…``): its borrowers
+    were texted per installment ("we collected …") and its holders get the day's "you received …" digest,
+    so a text per entry would tell each of them the same thing again, up to once per batch."""
+    from sqlalchemy import select
+
+    from core.custody.models import CustodyInstruction
+    from core.extensions import db
+
+    request_no = getattr(entry, "request_no", None)
+    if not request_no:
+        return False
+    key = db.session.scalar(select(CustodyInstruction.idempotency_key)
+                            .where(CustodyInstruction.request_no == request_no))
+    return bool(key) and key.startswith("collect:")
+
+
 def notify_money_moved(tenant, entry) -> int:
     """Text every user the entry moved money for; returns how many texts went out."""
+    from sqlalchemy import select
+
     from core.accounts.models import User
     from core.accounts.sms import render, send_text
     from core.extensions import db
 
+    if told_by_loan_notices(entry):
+        return 0
     sent = 0
-    for user_id, change in balance_changes(entry).items():
-        user = db.session.get(User, user_id)
+    changes = balance_changes(entry)
+    # every owner in one query (a settlement entry names hundreds); held while texting
+    users = {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(list(changes))))} \
+        if changes else {}
+    for user_id, change in changes.items():
+        user = users.get(user_id)
         if user is None:
             continue
         direction, amount = describe(change)
