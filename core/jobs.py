@@ -21,6 +21,7 @@ import logging
 import os
 
 from celery import Celery, Task
+from celery.signals import worker_init
 
 log = logging.getLogger("lendkit.jobs")
 
@@ -88,6 +89,12 @@ def _configure(celery_app: Celery, config) -> None:
 
 celery = Celery("lendkit", task_cls=AppTask, include=["core.lending.tasks"])
 _configure(celery, os.environ)
+
+
+@worker_init.connect
+def _build_app_before_the_first_task(**_kwargs) -> None:
+    """A worker builds its Flask app (plugins, themes, configuration) when it starts, not in its first task."""
+    flask_app()
 
 
 def init_app(app) -> Celery:
