@@ -139,6 +139,9 @@ def _prepare(day: date, loan_ids: list[int], counts: dict) -> tuple[str | None, 
             select(Loan).where(Loan.id.in_(loan_ids), Loan.status.in_(("repaying", "overdue", "defaulted")))
             .order_by(Loan.id).with_for_update().execution_options(populate_existing=True)
         ).all()
+        busy = set(db.session.scalars(select(Repayment.loan_id).where(
+            Repayment.loan_id.in_([loan.id for loan in loans]), Repayment.state == "pending")))
+        loans = [loan for loan in loans if loan.id not in busy]  # a prepayment or an advance under way
         first = _first_due(day, [loan.id for loan in loans])
         funds: dict[int, int] = {}
         chosen = []

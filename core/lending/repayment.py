@@ -237,14 +237,29 @@ def _pending_for(installment_id: int | None, loan_id: int, kind: str) -> Repayme
     return db.session.scalars(query.order_by(Repayment.id)).first()
 
 
+def paying_otherwise(loan_id: int, installment_id: int | None, kind: str) -> bool:
+    """True while another payment of the same money is under way (pending): a prepayment of the loan, or a
+    payment of this installment of another kind (the borrower's, the reserve's advance). Paying now as well
+    could pay the holders twice. Call it with the loan locked."""
+    others = select(Repayment.id).where(Repayment.loan_id == loan_id, Repayment.state == "pending",
+                                        Repayment.kind != kind)
+    if installment_id is None:  # a prepayment pays every installment
+        return db.session.scalar(others.limit(1)) is not None
+    return db.session.scalar(others.where(
+        (Repayment.kind == "prepayment") | (Repayment.installment_id == installment_id)).limit(1)) is not None
+
+
 def _prepare_installment(loan_id: int, installment_id: int, day: date, *, by_reserve: bool) -> int | None:
-    """Step 1 for an installment: the pending repayment's id (an existing pending one is resumed)."""
+    """Step 1 for an installment: the pending repayment's id (an existing pending one is resumed); None when
+    nothing is to be paid now (paid already, advanced already, or being paid otherwise)."""
     kind = "reserve_advance" if by_reserve else "installment"
     with writing():
         loan = lock_loan(loan_id)
         pending = _pending_for(installment_id, loan_id, kind)
         if pending is not None:
             return pending.id
+        if paying_otherwise(loan_id, installment_id, kind):
+            return None
         inst = db.session.scalars(select(Installment).where(Installment.id == installment_id)
                                   .execution_options(populate_existing=True)).one()
         if inst.status not in ("due", "overdue"):
@@ -425,6 +440,9 @@ def repay_installment(loan_id: int, *, installment_id: int | None = None, day: d
                               amount=_money(inst.total_due, loan.currency)), code="insufficient_funds")
     rep_id = _prepare_installment(loan.id, inst.id, day, by_reserve=False)
     if rep_id is None:
+        if paying_otherwise(loan.id, inst.id, "installment"):
+            raise Conflict(_l("A payment of loan %(number)s is under way; try again once it is settled.",
+                              number=loan.number), code="payment_under_way")
         raise Conflict(_l("Nothing is due on loan %(number)s.", number=loan.number), code="nothing_due")
     return resume(rep_id)
 
@@ -449,6 +467,9 @@ def prepay(loan_id: int, *, day: date | None = None) -> Repayment:
         pending = _pending_for(None, loan.id, "prepayment")
         if pending is not None:
             rep_id = pending.id
+        elif paying_otherwise(loan.id, None, "prepayment"):
+            raise Conflict(_l("A payment of loan %(number)s is under way; try again once it is settled.",
+                              number=loan.number), code="payment_under_way")
         else:
             quote = prepayment_quote(loan)
             if quote is None:

@@ -202,3 +202,29 @@ def test_a_collection_texts_each_borrower_per_installment_and_each_holder_once_a
     later = db.session.scalars(select(Installment.due_date).where(Installment.number == 2)).first()
     repayment.repay_installment(loans[0].id, day=later)
     assert any("loan settlement" in text for text in sent)
+
+
+def test_money_already_on_its_way_is_never_paid_a_second_time(world, monkeypatch):
+    """A batch the bank has not answered: a prepayment of its loan is refused; and a loan with a
+    prepayment under way is left out of the collection."""
+    from core.lending.errors import Conflict
+
+    loans, _ = _loans(world, count=2, funds=2_000_000)
+    day = _first_due()
+    bank = _bank(monkeypatch, ("pending",), times=1)
+    assert collect(day, [loans[0].id]) == {"repaid": 0, "short": 0, "failed": 1}
+    try:
+        repayment.prepay(loans[0].id, day=day)
+        raise AssertionError("a prepayment while the installment's money is on its way")
+    except Conflict as exc:
+        assert exc.code == "payment_under_way"
+    # the other loan: its prepayment is under way (the bank has not answered), then the daily run comes
+    bank.times, bank.answer = 1, ("pending",)
+    assert repayment.prepay(loans[1].id, day=day).state == "pending"
+    assert collect(day, [loans[1].id])["repaid"] == 0
+    assert db.session.scalar(select(func.count(Repayment.id)).where(Repayment.loan_id == loans[1].id)) == 1
+    bank.answer = None
+    run_step(day + timedelta(days=1), "settle")
+    states = dict(db.session.execute(select(Repayment.kind, Repayment.state)).all())
+    assert states == {"installment": "done", "prepayment": "done"}
+    assert books_are_clean() == [] and reconcile_all_days() == []
