@@ -10,7 +10,7 @@ would have stored); the money then moves through the real path: one custody
 batch and one ledger entry per installment, split among its holders.
 
 Printed: the wall time of the daily run (every step, in-process by default;
-with LENDKIT_BROKER_URL set, on the Celery workers you started), the
+with --workers N, on N Celery workers over Redis that the script starts), the
 installments repaid and the distributions written, and the books' check.
 
     .venv/bin/python bench/daily_batch.py --database-url postgresql://postgres@127.0.0.1:5432/test --loans 5000
@@ -65,6 +65,40 @@ def drop_scratch(base: str) -> None:
     admin.dispose()
 
 
+def start_workers(app, args, url: str, instance: Path) -> list:
+    """``args.workers`` Celery workers (one process each) on the scratch database; the bench's app sends to them."""
+    import subprocess
+
+    from core import jobs
+
+    env = dict(os.environ, LENDKIT_DATABASE_URL=url, LENDKIT_BROKER_URL=args.broker, LENDKIT_ENV="testing",
+               LENDKIT_TENANTS_DIR=app.config["LENDKIT_TENANTS_DIR"], LENDKIT_INSTANCE_PATH=str(instance),
+               LENDKIT_SECRET_KEY=app.config["SECRET_KEY"], PYTHONPATH=str(ROOT))
+    app.config["LENDKIT_BROKER_URL"] = args.broker
+    celery = jobs.init_app(app)
+    celery.control.purge()
+    procs = [subprocess.Popen([sys.executable, "-m", "celery", "-A", "core.jobs", "worker", "--pool", "solo",
+                               "--loglevel", "warning", "--hostname", f"bench{n}@%h", "--without-gossip",
+                               "--without-mingle"], cwd=ROOT, env=env) for n in range(args.workers)]
+    deadline = time.monotonic() + 120
+    while len(celery.control.ping(timeout=1.0) or []) < args.workers:
+        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+            stop_workers(procs)
+            raise SystemExit("daily_batch: the Celery workers did not start")
+    print(f"workers: {args.workers} Celery workers over {args.broker}", flush=True)
+    return procs
+
+
+def stop_workers(procs) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except Exception:  # noqa: BLE001 - a worker that does not stop is killed
+            proc.kill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=os.environ.get("LENDKIT_BENCH_DATABASE_URL",
@@ -74,8 +108,15 @@ def main() -> None:
     parser.add_argument("--borrowers", type=int, default=50)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the daily run to FILE (pstats)")
+    parser.add_argument("--slowest", type=int, default=0, metavar="N",
+                        help="print the N statements lendkit spent most database time in (grouped by their text)")
     parser.add_argument("--no-money-moved-texts", action="store_true",
-                        help="silence money_moved plugins (the SMS plugin texts every account owner of every entry)")
+                        help="silence money_moved plugins in this process (the SMS plugin texts every account owner "
+                             "of every entry; not in --workers)")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="run the steps on N Celery workers (started and stopped here) over --broker")
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/7",
+                        help="the broker of --workers (its queue is purged first)")
     args = parser.parse_args()
 
     from sqlalchemy import func, insert, select
@@ -147,19 +188,37 @@ def main() -> None:
                      "principal_outstanding": share, "status": "active", "price": 0}
                     for loan in loans for inv in investors])
                 db.session.commit()
+            if db.engine.dialect.name == "postgresql":
+                # the bulk-loaded tables analyzed, as autovacuum would soon after; not the still-empty repayment
+                # and distribution tables (statistics saying "empty" would plan every foreign-key check of the
+                # run's million inserts as a scan)
+                with db.engine.connect() as conn:
+                    conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                        "ANALYZE loan, claim, installment, ledger_account")
             print(f"setup: {args.loans} loans × {args.investors} claims in {time.perf_counter() - t0:.1f} s", flush=True)
 
             from core.lending.daily import run_day
             from core.lending.models import Distribution, Repayment
 
-            statements = [0]
+            workers = start_workers(app, args, url, instance) if args.workers else []
 
-            def count(*_args):
+            statements = [0]
+            spent: dict[str, list] = {}
+
+            def count(conn, _cursor, _statement, _parameters, _context, _many):
                 statements[0] += 1
+                conn.info["lendkit_bench_t0"] = time.perf_counter()
+
+            def timed(conn, _cursor, statement, _parameters, _context, _many):
+                shape = " ".join(statement.split())[:110]
+                entry = spent.setdefault(shape, [0, 0.0])
+                entry[0] += 1
+                entry[1] += time.perf_counter() - conn.info.pop("lendkit_bench_t0", time.perf_counter())
 
             from sqlalchemy import event
 
             event.listen(db.engine, "before_cursor_execute", count)
+            event.listen(db.engine, "after_cursor_execute", timed)
             profiler = None
             if args.profile:
                 import cProfile
@@ -170,11 +229,15 @@ def main() -> None:
             results = run_day(day, echo=lambda step, counts: print(f"  {step:<9} {counts} "
                                                                     f"({time.perf_counter() - t1:.1f} s)", flush=True))
             wall = time.perf_counter() - t1
+            stop_workers(workers)
             if profiler is not None:
                 profiler.disable()
                 profiler.dump_stats(args.profile)
             event.remove(db.engine, "before_cursor_execute", count)
+            event.remove(db.engine, "after_cursor_execute", timed)
             print(f"lendkit statements: {statements[0]} (the sandbox bank's own database not counted)", flush=True)
+            for shape, (calls, seconds) in sorted(spent.items(), key=lambda kv: -kv[1][1])[:args.slowest]:
+                print(f"  {seconds:7.3f} s {calls:6d}×  {shape}", flush=True)
             repaid = db.session.scalar(select(func.count(Repayment.id)).where(Repayment.state == "done"))
             dists = db.session.scalar(select(func.count(Distribution.id)))
             from core.ledger.balances import verify
