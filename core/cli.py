@@ -412,6 +412,7 @@ def tenant_seed(slug):
 def tenant_import(slug, users, loans, repayments, dry_run, as_of, locale, nothing):
     """Import SLUG's base data from its previous system: all or nothing, reconciled with the custody bank."""
     from flask_babel import force_locale
+    from flask_babel import gettext as _
 
     from core.delivery.importer import BankUnreachable, ImportRefused, reconcile_imported, record_nothing, run_import
     from core.tenancy import tenant_context
@@ -447,42 +448,57 @@ def tenant_import(slug, users, loans, repayments, dry_run, as_of, locale, nothin
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
             files = ", ".join(dict.fromkeys(p.file for p in exc.problems))
-            raise click.ClickException(f"{slug}: {len(exc.problems)} problem(s) in {files}; nothing was imported")
+            raise click.ClickException(_("%(slug)s: %(count)s problem(s) in %(files)s; nothing was imported",
+                                         slug=slug, count=len(exc.problems), files=files))
         except BankUnreachable as exc:
-            raise click.ClickException(f"{slug}: the custody bank ({exc.provider}) cannot be reached ({exc.reason}); nothing was imported")
+            raise click.ClickException(_("%(slug)s: the custody bank (%(provider)s) cannot be reached (%(reason)s); "
+                                         "nothing was imported", slug=slug, provider=exc.provider, reason=exc.reason))
         currency = found.currency
         created, unchanged = plan.counts(), plan.unchanged
         if plan.empty and not any(unchanged.values()):
-            click.echo(f"{slug}: the files hold no rows; nothing was imported "
-                       f"(if the client brings no base data, record that with --nothing)")
+            click.echo(_("%(slug)s: the files hold no rows; nothing was imported (if the client brings no base data, "
+                         "record that with --nothing)", slug=slug))
             return
         if plan.empty:
-            click.echo(f"{slug}: nothing new; every row was imported before "
-                       f"({unchanged['user']} users, {unchanged['loan']} loans, {unchanged['repayment']} repayments); nothing changed")
+            click.echo(_("%(slug)s: nothing new; every row was imported before (%(users)s users, %(loans)s loans, "
+                         "%(repayments)s repayments); nothing changed", slug=slug, users=unchanged["user"],
+                         loans=unchanged["loan"], repayments=unchanged["repayment"]))
             return
         from core.ledger.errors import major
 
         installments = sum(len(p.schedule.installments) for p in plan.loans)
         claims = sum(len(p.row.holders) for p in plan.loans)
-        click.echo(f"{slug}: " + ("dry run, nothing written; the import would create:" if dry_run else f"imported (batch {batch_id}):"))
-        click.echo(f"  users: {created['user']} new, {unchanged['user']} imported before"
-                   + (f"; opening balances {major(plan.opening_total, currency)}, each agreeing with the bank" if created["user"] else ""))
-        click.echo(f"  loans: {created['loan']} new ({installments} installments, {claims} claims), {unchanged['loan']} imported before")
-        click.echo(f"  repayments: {created['repayment']} new, {unchanged['repayment']} imported before"
-                   + (f"; {len(plan.status_changes)} earlier loan(s) change status" if plan.status_changes else ""))
+        click.echo(_("%(slug)s: dry run, nothing written; the import would create:", slug=slug) if dry_run
+                   else _("%(slug)s: imported (batch %(batch)s):", slug=slug, batch=batch_id))
+        click.echo("  " + _("users: %(new)s new, %(before)s imported before", new=created["user"], before=unchanged["user"])
+                   + (_("; opening balances %(total)s, each agreeing with the bank",
+                        total=major(plan.opening_total, currency)) if created["user"] else ""))
+        click.echo("  " + _("loans: %(new)s new (%(installments)s installments, %(claims)s claims), %(before)s imported "
+                            "before", new=created["loan"], installments=installments, claims=claims,
+                            before=unchanged["loan"]))
+        click.echo("  " + _("repayments: %(new)s new, %(before)s imported before", new=created["repayment"],
+                            before=unchanged["repayment"])
+                   + (_("; %(count)s earlier loan(s) change status", count=len(plan.status_changes))
+                      if plan.status_changes else ""))
         if dry_run:
             return
         with tenant_context(found):
             try:
                 accounts = reconcile_imported(found)
             except BankUnreachable as exc:
-                raise click.ClickException(f"{slug}: imported, but the custody bank ({exc.provider}) cannot be reached to reconcile ({exc.reason})")
+                raise click.ClickException(_("%(slug)s: imported, but the custody bank (%(provider)s) cannot be reached "
+                                             "to reconcile (%(reason)s)", slug=slug, provider=exc.provider,
+                                             reason=exc.reason))
         differing = [a for a in accounts if not a.agrees]
         for account in differing:
-            click.echo(f"  {account.external_id} ({account.account}): ledger {account.ledger}, bank {account.bank} (available, frozen)", err=True)
+            click.echo("  " + _("%(external_id)s (%(account)s): ledger %(ledger)s, bank %(bank)s (available, frozen)",
+                                external_id=account.external_id, account=account.account, ledger=account.ledger,
+                                bank=account.bank), err=True)
         if differing:
-            raise click.ClickException(f"{slug}: {len(differing)} imported sub-account(s) differ from the bank")
-        click.echo(f"  reconciled: the ledger agrees with the bank for all {len(accounts)} imported sub-accounts")
+            raise click.ClickException(_("%(slug)s: %(count)s imported sub-account(s) differ from the bank",
+                                         slug=slug, count=len(differing)))
+        click.echo("  " + _("reconciled: the ledger agrees with the bank for all %(count)s imported sub-accounts",
+                            count=len(accounts)))
 
 
 # ---------------------------------------------------------------- plugins

@@ -194,6 +194,13 @@ def test_dry_run_checks_the_bank_and_writes_nothing(lendkit, preloaded, files):
     assert written(preloaded) == before
 
 
+def test_the_report_speaks_the_operators_language(lendkit, preloaded, files):
+    result = run(lendkit, files, "--dry-run", "--locale", "zh_CN")
+    assert result.exit_code == 0, result.output
+    assert "试运行，未写入任何数据" in result.output and "用户：新增 5 个" in result.output
+    assert "dry run" not in result.output and "users:" not in result.output
+
+
 # --------------------------------------------------------------------- refusals
 
 
