@@ -289,3 +289,20 @@ def test_tenant_sync_reports_a_zh_cn_tenants_file_in_english(tmp_path):
     assert line.startswith("lendkit: tenants/beta/tenant.yaml: ")
     assert "products.0.grace_days: Not a valid integer." in line
     assert "credit.report_max_age_days: must be between 0 and 366 days." in line
+
+
+def test_provider_settings_problems_are_translated_too(app):
+    """The bundled providers' own settings messages reach a zh_CN reader in Chinese."""
+    from plugins.credit_bureau.http_provider import HttpBureauSettings
+    from plugins.payment_custody.http_provider import HttpSettingsSchema as HttpCustodySettings
+    from plugins.sms_otp.http import HttpSmsSettings
+
+    with app.test_request_context(), force_locale("zh_CN"):
+        sms = flatten_errors(HttpSmsSettings().validate({"base_url": "https://sms.example.com", "key_id": "k"}))
+        bureau = flatten_errors(HttpBureauSettings().validate({"base_url": "https://b.example.com", "client_id": "c"}))
+        bank = flatten_errors(HttpCustodySettings().validate({"base_url": "https://bank.example.com",
+                                                               "merchant_id": "m", "private_key_pem": "nonsense"}))
+    assert sms["secret"].startswith("请设置 secret")
+    assert bureau["secret"].startswith("secret 和 secret_env 必须且只能填写一个")
+    assert "不是有效的 PEM 格式 Ed25519 私钥" in bank["private_key_pem"]
+    assert "必须填写 bank_public_key_pem 或 bank_public_key_path 之一" in bank["bank_public_key_pem"]

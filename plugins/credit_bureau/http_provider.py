@@ -14,6 +14,7 @@ import os
 import time
 
 import requests
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.credit import BureauReport, BureauUnavailable, CreditBureau, IdentityCheck
@@ -41,7 +42,7 @@ class HttpBureauSettings(Schema):
     @validates_schema
     def _secret(self, data, **kwargs):
         if bool(data.get("secret")) == bool(data.get("secret_env")):
-            raise ValidationError("give exactly one of secret or secret_env", "secret")
+            raise ValidationError(_l("Give exactly one of secret or secret_env."), "secret")
 
 
 class IdentityAnswerSchema(Schema):

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import requests
 import urllib3.exceptions
 from cryptography.exceptions import UnsupportedAlgorithm
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.custody.provider import (
@@ -66,22 +67,22 @@ class HttpSettingsSchema(Schema):
     @validates_schema
     def _check_keys(self, data, **kwargs):
         errors: dict[str, list[str]] = {}
-        for stem, loader, what in (("private_key", signing.load_private_key, "Ed25519 private key"),
-                                   ("bank_public_key", signing.load_public_key, "Ed25519 public key")):
+        for stem, loader, what in (("private_key", signing.load_private_key, _l("Ed25519 private key")),
+                                   ("bank_public_key", signing.load_public_key, _l("Ed25519 public key"))):
             pem, path = data.get(f"{stem}_pem"), data.get(f"{stem}_path")
             if pem and path:
-                errors[f"{stem}_pem"] = [f"Give {stem}_pem or {stem}_path, not both."]
+                errors[f"{stem}_pem"] = [_l("Give %(pem)s or %(path)s, not both.", pem=f"{stem}_pem", path=f"{stem}_path")]
                 continue
             if not pem and not path:
-                errors[f"{stem}_pem"] = [f"One of {stem}_pem or {stem}_path is required."]
+                errors[f"{stem}_pem"] = [_l("One of %(pem)s or %(path)s is required.", pem=f"{stem}_pem", path=f"{stem}_path")]
                 continue
             field_name = f"{stem}_pem" if pem else f"{stem}_path"
             try:
                 loader(pem or _read_text(path))
             except OSError as exc:
-                errors[field_name] = [f"Cannot read key file: {exc.strerror or exc}."]
+                errors[field_name] = [_l("Cannot read the key file: %(error)s.", error=exc.strerror or exc)]
             except (ValueError, TypeError, UnsupportedAlgorithm):
-                errors[field_name] = [f"Not a valid PEM {what}."]
+                errors[field_name] = [_l("Not a valid PEM %(what)s.", what=what)]
         if errors:
             raise ValidationError(errors)
 

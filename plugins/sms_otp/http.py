@@ -32,6 +32,7 @@ import uuid
 from urllib.parse import urlsplit
 
 import requests
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.sms import SmsError, SmsProvider, SmsReceipt
@@ -114,7 +115,7 @@ class HttpSmsSettings(Schema):
     @validates_schema
     def _a_secret(self, data, **kwargs):
         if not data.get("secret") and not data.get("secret_env"):
-            raise ValidationError("set secret, or secret_env naming an environment variable", "secret")
+            raise ValidationError(_l("Set secret, or secret_env naming an environment variable."), "secret")
 
 
 class HttpSms(SmsProvider):
