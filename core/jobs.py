@@ -87,7 +87,7 @@ def _configure(celery_app: Celery, config) -> None:
     )
 
 
-celery = Celery("lendkit", task_cls=AppTask, include=["core.lending.tasks"])
+celery = Celery("lendkit", task_cls=AppTask, include=["core.lending.tasks", "core.delivery.tasks"])
 _configure(celery, os.environ)
 
 
@@ -137,7 +137,8 @@ _registered = False
 def _register_tasks() -> None:
     global _registered
     if not _registered:
-        import core.lending.tasks  # noqa: F401  (defines the tasks on ``celery``)
+        import core.delivery.tasks  # noqa: F401  (defines the tasks on ``celery``)
+        import core.lending.tasks  # noqa: F401
 
         _registered = True
 

@@ -152,3 +152,46 @@ def test_the_console_seeds_the_demo_and_runs_the_acceptance_suite(console, opera
 
     assert latest_run(tenant_b).actor == "Olga Operator"
     assert console.post("/console/tenants/nobody/accept").status_code == 404
+
+
+def test_a_suite_running_on_a_worker_shows_as_running_and_is_not_started_twice(console, operator, tenant_b,
+                                                                              monkeypatch):
+    """With a broker the console only records the start and queues the suite: no request waits for it."""
+    from core import jobs
+    from core.delivery import acceptance
+    from core.delivery.stages import run_gate
+
+    queued = []
+    monkeypatch.setattr(jobs, "dispatch", lambda name, *args, **kw: queued.append((name, args)))
+    signed_in(console, operator)
+    tenant_b.stage = "configured"
+    db.session.commit()
+    page = console.post("/console/tenants/beta/accept", follow_redirects=True).get_data(as_text=True)
+    assert "running on a worker" in page and 'data-run="running"' in page
+    run = acceptance.latest_run(tenant_b)
+    assert queued == [("delivery.accept", (run.id,))] and run.finished_at is None and run.passed is None
+    gate = {check.name: check for check in run_gate(tenant_b, "tested")}
+    assert not gate["acceptance suite passes"].passed and "is running since" in gate["acceptance suite passes"].detail
+    again = console.post("/console/tenants/beta/accept", follow_redirects=True).get_data(as_text=True)
+    assert "running already" in again and len(queued) == 1
+    # the worker's task finishes it; the page then shows the outcome
+    from core.delivery.tasks import accept
+
+    monkeypatch.undo()  # the rehearsal's own tasks run in-process again
+
+    passed = accept.run(tenant_b.id, run.id)
+    assert passed is True, acceptance.latest_run(tenant_b).scenarios
+    done = console.get("/console/tenants/beta").get_data(as_text=True)
+    assert 'data-run="running"' not in done and "personal: equal_installment" in done
+
+
+def test_a_suite_that_cannot_run_is_recorded_as_failed_not_left_running(app, tenant_b, monkeypatch):
+    from core.delivery import acceptance
+
+    def broken(tenant, suite):
+        raise RuntimeError("no disk left")
+
+    monkeypatch.setattr(acceptance, "rehearse", broken)
+    run = acceptance.run_acceptance(tenant_b, actor="Olga Operator")
+    assert run.finished_at is not None and run.passed is False
+    assert run.scenarios[0]["detail"] == "the acceptance suite could not run: RuntimeError: no disk left"

@@ -33,7 +33,8 @@ from sqlalchemy import func, select
 
 from core.extensions import db
 
-__all__ = ["Scenario", "Outcome", "scenarios", "run_acceptance", "latest_run", "reconcile_every_day"]
+__all__ = ["Scenario", "Outcome", "scenarios", "run_acceptance", "start_acceptance", "finish_acceptance",
+           "AlreadyRunning", "latest_run", "reconcile_every_day"]
 
 #: Settings copied from the running application into the rehearsal's.
 CARRIED_SETTINGS = ("SECRET_KEY", "LENDKIT_DATA_KEY", "LENDKIT_CONTRACT_KEY", "LENDKIT_TENANTS_DIR",
@@ -342,19 +343,82 @@ def rehearse(tenant, suite: list[Scenario]) -> list[Outcome]:
 
 
 def run_acceptance(tenant, actor: str):
-    """Generate ``tenant``'s suite, rehearse it, record and return the :class:`AcceptanceRun`."""
+    """Generate ``tenant``'s suite, rehearse it, record and return the :class:`AcceptanceRun` (here and now)."""
+    return finish_acceptance(_record_start(tenant, actor).id)
+
+
+#: A run not finished after this long is taken for lost (its worker died): another may start.
+RUN_LOST_AFTER = timedelta(hours=1)
+
+
+class AlreadyRunning(Exception):
+    """The tenant's acceptance suite is running already."""
+
+    def __init__(self, run):
+        super().__init__(f"run {run.id} is running since {run.started_at:%Y-%m-%d %H:%M}")
+        self.run = run
+
+
+def start_acceptance(tenant, actor: str):
+    """Record a run as started and hand it to a Celery worker (in-process when no broker is configured, so
+    then it is finished on return): the vendor console's way, so no request waits for a suite. Raises
+    :class:`AlreadyRunning` while another run of the tenant is running."""
+    from core.jobs import dispatch
+    from core.tenancy import tenant_context
+
+    running = latest_run(tenant)
+    if running is not None and running.finished_at is None and not _lost(running):
+        raise AlreadyRunning(running)
+    run_id = _record_start(tenant, actor).id
+    with tenant_context(tenant):
+        dispatch("delivery.accept", run_id)
+    db.session.expire_all()
+    return latest_run(tenant)
+
+
+def _lost(run) -> bool:
+    from core.tenancy.models import utcnow
+
+    started = run.started_at if run.started_at.tzinfo else run.started_at.replace(tzinfo=utcnow().tzinfo)
+    return utcnow() - started > RUN_LOST_AFTER
+
+
+def _record_start(tenant, actor: str):
     from core.delivery.models import AcceptanceRun
     from core.delivery.stages import configuration_digest
     from core.tenancy.models import utcnow
 
-    started = utcnow()
-    suite = scenarios(tenant.config)
-    outcomes = rehearse(tenant, suite) if suite else [
-        Outcome("loan products", False, "the tenant has no loan products; there is nothing to accept")]
-    run = AcceptanceRun(tenant_id=tenant.id, config_digest=configuration_digest(tenant),
-                        passed=all(o.passed for o in outcomes), scenarios=[asdict(o) for o in outcomes],
-                        actor=actor, started_at=started, finished_at=utcnow())
+    run = AcceptanceRun(tenant_id=tenant.id, config_digest=configuration_digest(tenant), passed=None, scenarios=[],
+                        actor=actor, started_at=utcnow(), finished_at=None)
     db.session.add(run)
+    db.session.commit()
+    return run
+
+
+def finish_acceptance(run_id: int):
+    """Rehearse the run's tenant as configured now and record the outcome (a run finished already is left as
+    it is). A suite that cannot run is recorded as a failed run saying why, never left running."""
+    from core.delivery.models import AcceptanceRun
+    from core.delivery.stages import configuration_digest
+    from core.tenancy.models import Tenant, utcnow
+
+    run = db.session.get(AcceptanceRun, run_id)
+    if run is None or run.finished_at is not None:
+        return run
+    tenant = db.session.get(Tenant, run.tenant_id)
+    digest = configuration_digest(tenant)
+    try:
+        suite = scenarios(tenant.config)
+        outcomes = rehearse(tenant, suite) if suite else [
+            Outcome("loan products", False, "the tenant has no loan products; there is nothing to accept")]
+    except Exception as exc:  # noqa: BLE001 - recorded: the operator sees why, and may run it again
+        db.session.rollback()
+        outcomes = [Outcome("the suite runs", False, f"the acceptance suite could not run: {type(exc).__name__}: {exc}")]
+    run = db.session.get(AcceptanceRun, run_id)
+    run.config_digest = digest
+    run.passed = all(o.passed for o in outcomes)
+    run.scenarios = [asdict(o) for o in outcomes]
+    run.finished_at = utcnow()
     db.session.commit()
     return run
 

@@ -158,6 +158,10 @@ def tested_gate(tenant: Tenant) -> list[Check]:
     how = f"`lendkit tenant accept {tenant.slug}` or the vendor console runs it"
     if run is None:
         return [Check("acceptance suite passes", False, f"the acceptance suite has not run; {how}")]
+    if run.finished_at is None:
+        return [Check("acceptance suite passes", False,
+                      f"run {run.id} by {run.actor} is running since {run.started_at:%Y-%m-%d %H:%M}; "
+                      f"look again when it is done")]
     if run.config_digest != configuration_digest(tenant):
         return [Check("acceptance suite passes", False,
                       f"the configuration changed since the run of {run.finished_at:%Y-%m-%d %H:%M}; {how} again")]

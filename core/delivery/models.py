@@ -119,11 +119,12 @@ class AcceptanceRun(db.Model):
     #: :func:`~core.delivery.stages.configuration_digest` when the suite ran: a later change of products,
     #: rules or contract templates (in tenant.yaml or the admin console) calls for a new run.
     config_digest: Mapped[str] = mapped_column(String(64))
-    #: Whether every scenario passed.
-    passed: Mapped[bool] = mapped_column(Boolean)
+    #: Whether every scenario passed; None while the run is running.
+    passed: Mapped[bool | None] = mapped_column(Boolean)
     #: ``[{"name", "passed", "detail", "steps": [...]}]``, one per scenario.
     scenarios: Mapped[list] = mapped_column(JSON, default=list)
     #: Who ran it.
     actor: Mapped[str] = mapped_column(String(200))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: None while the run is running (on a worker).
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -148,15 +149,22 @@ def tenant_manuals(slug):
 @vendor.route("/tenants/<slug>/accept", methods=["POST"])
 @operator_required
 def tenant_accept(slug):
-    from core.delivery.acceptance import run_acceptance
+    from core.delivery.acceptance import AlreadyRunning, start_acceptance
 
     found = _tenant(slug)
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        run = run_acceptance(found, actor=g.operator.name)
+        run = start_acceptance(found, actor=g.operator.name)
+    except AlreadyRunning as running:
+        flash(_("The acceptance suite is running already (run %(id)d, started %(when)s).", id=running.run.id,
+                when=format_datetime(running.run.started_at, "short")), "error")
+        return redirect(url_for("vendor.tenant", slug=slug))
     except Exception as exc:  # noqa: BLE001 - shown to the operator; nothing of the tenant's was touched
         flash(_("The acceptance suite could not run: %(error)s", error=str(exc) or type(exc).__name__), "error")
+        return redirect(url_for("vendor.tenant", slug=slug))
+    if run.finished_at is None:
+        flash(_("The acceptance suite is running on a worker; this page shows the result when it is done."), "success")
         return redirect(url_for("vendor.tenant", slug=slug))
     passed = sum(1 for s in run.scenarios if s["passed"])
     if run.passed:
