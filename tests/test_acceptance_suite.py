@@ -139,3 +139,16 @@ def test_bids_round_to_the_step_inside_the_minimum_and_the_maximum():
 
     with pytest.raises(ValueError):
         bids_for(100_000, min_bid=30_000, step=7_000, max_bid=30_000)  # no multiple of 7,000 in [30,000, 30,000]
+
+
+def test_a_worker_runs_the_suite_with_its_daily_steps_in_process(app, tenant_b, monkeypatch):
+    """On a Celery worker, where waiting for a task's result inside a task is forbidden, the rehearsal's own
+    steps (run in-process) still hand back their results."""
+    import celery.result
+
+    from core.delivery import acceptance
+    from core.delivery.tasks import accept
+
+    monkeypatch.setattr(celery.result, "task_join_will_block", lambda: True)  # what a worker process sets
+    run = acceptance._record_start(tenant_b, actor="worker")
+    assert accept.run(tenant_b.id, run.id) is True, acceptance.latest_run(tenant_b).scenarios
