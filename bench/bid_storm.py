@@ -53,21 +53,22 @@ def scratch_url(base: str, name: str = SCRATCH_DB) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
-def drop_scratch(base: str) -> None:
+def drop_scratch(base: str, scratch: str = SCRATCH_DB) -> None:
+    """Drop a bench's scratch database and its bank's (``<scratch>_bank``)."""
     admin = sa.create_engine(make_url(base), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        for name in (SCRATCH_DB, SCRATCH_DB + "_bank"):
+        for name in (scratch, scratch + "_bank"):
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
-def use_bank_database(app, base: str) -> None:
-    """Point tenant alpha's sandbox bank at its own PostgreSQL database (a bank is its own server;
-    the embedded SQLite file serialises every instruction of every app process)."""
+def use_bank_database(app, base: str, scratch: str = SCRATCH_DB) -> None:
+    """Point tenant alpha's sandbox bank at its own PostgreSQL database ``<scratch>_bank`` (a bank is its own
+    server; the embedded SQLite file serialises every instruction of every app process)."""
     from core.extensions import db
     from core.tenancy.models import Tenant
 
-    bank_url = scratch_url(base, SCRATCH_DB + "_bank")
+    bank_url = scratch_url(base, scratch + "_bank")
     with app.app_context():
         tenant = Tenant.by_slug("alpha")
         config = dict(tenant.config)

@@ -32,37 +32,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "lending"))
 
-from bid_storm import app_config, migrate_and_sync, scratch_url  # noqa: E402
+from bid_storm import app_config, drop_scratch, migrate_and_sync, scratch_url, use_bank_database  # noqa: E402
 
 #: Scratch databases of this bench (its own names: the bid storm may run at the same time).
 SCRATCH_DB = "lendkit_daily_scratch"
-
-
-def use_bank_database(app, base: str) -> None:
-    """Point tenant alpha's sandbox bank at its own PostgreSQL database (a bank is its own server)."""
-    from core.extensions import db
-    from core.tenancy.models import Tenant
-
-    bank_url = scratch_url(base, SCRATCH_DB + "_bank")
-    with app.app_context():
-        tenant = Tenant.by_slug("alpha")
-        config = dict(tenant.config)
-        providers = dict(config["providers"])
-        providers["custody"] = {"name": "sandbox", "settings": {"database_url": bank_url}}
-        config["providers"] = providers
-        tenant.config = config
-        db.session.commit()
-
-
-def drop_scratch(base: str) -> None:
-    import sqlalchemy as sa
-    from sqlalchemy.engine import make_url
-
-    admin = sa.create_engine(make_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        for name in (SCRATCH_DB, SCRATCH_DB + "_bank"):
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def start_workers(app, args, url: str, instance: Path) -> list:
@@ -136,7 +109,7 @@ def main() -> None:
     url = scratch_url(args.database_url, SCRATCH_DB)
     app = create_app(app_config(url, instance))
     migrate_and_sync(app)
-    use_bank_database(app, args.database_url)
+    use_bank_database(app, args.database_url, SCRATCH_DB)
     day = date.today() + timedelta(days=30)
     t0 = time.perf_counter()
     with app.app_context():
@@ -246,7 +219,7 @@ def main() -> None:
     print(f"daily run for {day}: {wall:.1f} s wall; {repaid} installments repaid, {dists} distributions "
           f"({dists / wall:.0f}/s); collect {results['collect']}; books: {problems or 'clean'}")
     if not args.keep:
-        drop_scratch(args.database_url)
+        drop_scratch(args.database_url, SCRATCH_DB)
 
 
 if __name__ == "__main__":
