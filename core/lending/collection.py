@@ -43,8 +43,10 @@ log = logging.getLogger("lendkit.lending")
 
 #: Installments per custody batch (and per ledger entry) in the daily run.
 BATCH_SIZE = 100
+#: How a collection batch's custody key (``collect:<day>:<first repayment's key>``) begins.
+KEY_PREFIX = "collect:"
 
-__all__ = ["BATCH_SIZE", "collect_due", "resume_batch"]
+__all__ = ["BATCH_SIZE", "KEY_PREFIX", "collect_due", "resume_batch", "is_collection"]
 
 _OPEN = ("due", "overdue")
 
@@ -132,7 +134,7 @@ def _prepare(day: date, loan_ids: list[int], counts: dict) -> tuple[str | None, 
     """Step 1 for a chunk of loans: store each collectable installment's pending repayment under one new
     batch key. Returns ``(batch key, the loans in it)``; ``(None, [])`` when none is collectable."""
     from core.lending.bidding import spendable
-    from core.lending.repayment import _insert_distributions, _new_repayment, installment_payment
+    from core.lending.repayment import _insert_distributions, _new_repayment, active_claims_of, installment_payment
 
     with writing():
         loans = db.session.scalars(
@@ -159,7 +161,7 @@ def _prepare(day: date, loan_ids: list[int], counts: dict) -> tuple[str | None, 
         if not chosen:
             return None, []
         ids = [loan.id for loan, _ in chosen]
-        claims = _active_claims(ids)
+        claims = active_claims_of(ids)
         tried = dict(db.session.execute(
             select(Repayment.installment_id, func.count(Repayment.id))
             .where(Repayment.loan_id.in_(ids), Repayment.kind == "installment")
@@ -169,7 +171,7 @@ def _prepare(day: date, loan_ids: list[int], counts: dict) -> tuple[str | None, 
         batch_key = None
         for loan, inst in chosen:
             key = f"repay:{inst.id}:{tried.get(inst.id, 0) + 1}"
-            batch_key = batch_key or f"collect:{day.isoformat()}:{key}"
+            batch_key = batch_key or f"{KEY_PREFIX}{day.isoformat()}:{key}"
             payment = installment_payment(loan, inst, claims.get(loan.id, []))
             reps.append(_new_repayment(loan.id, inst.id, kind="installment", key=key, day=day, batch_key=batch_key,
                                        **payment))
@@ -180,25 +182,20 @@ def _prepare(day: date, loan_ids: list[int], counts: dict) -> tuple[str | None, 
     return batch_key, ids
 
 
-def _active_claims(loan_ids) -> dict[int, list[tuple[int, int, int]]]:
-    """:func:`core.lending.repayment.active_claims` of many loans in one query."""
-    rows = db.session.execute(
-        select(Claim.loan_id, Claim.id, Claim.holder_id, Claim.principal_outstanding, Claim.share)
-        .where(Claim.loan_id.in_(list(loan_ids)), Claim.status == "active").order_by(Claim.loan_id, Claim.id)
-    ).all()
-    by_loan: dict[int, list] = {}
-    for loan_id, claim_id, holder, outstanding, share in rows:
-        by_loan.setdefault(loan_id, []).append((claim_id, holder, outstanding, share))
-    out = {}
-    for loan_id, claims in by_loan.items():
-        if any(outstanding for _, _, outstanding, _ in claims):
-            out[loan_id] = [(claim_id, holder, outstanding) for claim_id, holder, outstanding, _ in claims]
-        else:
-            out[loan_id] = [(claim_id, holder, share) for claim_id, holder, _, share in claims]
-    return out
-
-
 # --------------------------------------------------------------------- move and settle
+
+
+def is_collection(entry) -> bool:
+    """True for a ledger entry of a collection batch: its borrowers were texted per installment ("we
+    collected …") and its holders get the day's "you received …" digest (what the SMS plugin asks)."""
+    from core.custody.models import CustodyInstruction
+
+    request_no = getattr(entry, "request_no", None)
+    if not request_no:
+        return False
+    key = db.session.scalar(select(CustodyInstruction.idempotency_key)
+                            .where(CustodyInstruction.request_no == request_no))
+    return bool(key) and key.startswith(KEY_PREFIX)
 
 
 def batch_legs(batch_key: str) -> list:
@@ -233,13 +230,12 @@ def resume_batch(batch_key: str) -> str:
     """
     from core.custody import service as custody
 
-    states = set(db.session.scalars(select(Repayment.state).where(Repayment.batch_key == batch_key)))
+    states = db.session.scalars(select(Repayment.state).where(Repayment.batch_key == batch_key)).all()
     if "pending" not in states:
         return "done" if "done" in states else "failed"
-    legs = batch_legs(batch_key)
-    count = db.session.scalar(select(func.count(Repayment.id)).where(Repayment.batch_key == batch_key))
     try:
-        instruction = custody.batch_transfer(legs, key=batch_key, memo=f"collection of {count} installments")
+        instruction = custody.batch_transfer(batch_legs(batch_key), key=batch_key,
+                                             memo=f"collection of {len(states)} installments")
     except InsufficientFunds:
         return _settle(batch_key, "refused", "insufficient_funds")
     except LedgerError as exc:
@@ -290,7 +286,6 @@ def _settle(batch_key: str, outcome: str, reason: str | None) -> str:
                 rep.state = "done"
                 _installment_paid(loans[rep.loan_id], rep, still_open=still_open[rep.loan_id])
         db.session.flush()
-        del unpaid
     return "done"
 
 

@@ -94,13 +94,24 @@ def split(principal: int, interest: int, penalty: int, fee_rate, claims) -> list
 def active_claims(loan_id: int) -> list[tuple[int, int, int]]:
     """``(claim id, holder id, weight)`` of the loan's active claims: weight = principal outstanding
     (their shares once no principal is left, for a last payment of interest or penalty only)."""
-    rows = [tuple(row) for row in db.session.execute(
-        select(Claim.id, Claim.holder_id, Claim.principal_outstanding, Claim.share)
-        .where(Claim.loan_id == loan_id, Claim.status == "active").order_by(Claim.id)
-    )]
-    if any(outstanding for _, _, outstanding, _ in rows):
-        return [(claim_id, holder, outstanding) for claim_id, holder, outstanding, _ in rows]
-    return [(claim_id, holder, share) for claim_id, holder, _, share in rows]
+    return active_claims_of([loan_id]).get(loan_id, [])
+
+
+def active_claims_of(loan_ids) -> dict[int, list[tuple[int, int, int]]]:
+    """:func:`active_claims` of many loans, in one query: ``{loan id: [(claim id, holder id, weight)]}``."""
+    rows = db.session.execute(
+        select(Claim.loan_id, Claim.id, Claim.holder_id, Claim.principal_outstanding, Claim.share)
+        .where(Claim.loan_id.in_(list(loan_ids)), Claim.status == "active").order_by(Claim.loan_id, Claim.id)
+    ).all()
+    by_loan: dict[int, list] = {}
+    for loan_id, claim_id, holder, outstanding, share in rows:
+        by_loan.setdefault(loan_id, []).append((claim_id, holder, outstanding, share))
+    weighted = {}
+    for loan_id, claims in by_loan.items():
+        by_outstanding = any(outstanding for _, _, outstanding, _ in claims)
+        weighted[loan_id] = [(claim_id, holder, outstanding if by_outstanding else share)
+                             for claim_id, holder, outstanding, share in claims]
+    return weighted
 
 
 def _repay_claims(rep: Repayment) -> None:

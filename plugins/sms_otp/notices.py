@@ -67,23 +67,6 @@ def describe(change: dict) -> tuple[str, int]:
     return ("frozen", frozen) if frozen > 0 else ("paid", -frozen)
 
 
-def told_by_loan_notices(entry) -> bool:
-    """True for an entry of the daily run's collection (a custody batch keyed ``collect:…``): its borrowers
-    were texted per installment ("we collected …") and its holders get the day's "you received …" digest,
-    so a text per entry would tell each of them the same thing again, up to once per batch."""
-    from sqlalchemy import select
-
-    from core.custody.models import CustodyInstruction
-    from core.extensions import db
-
-    request_no = getattr(entry, "request_no", None)
-    if not request_no:
-        return False
-    key = db.session.scalar(select(CustodyInstruction.idempotency_key)
-                            .where(CustodyInstruction.request_no == request_no))
-    return bool(key) and key.startswith("collect:")
-
-
 def notify_money_moved(tenant, entry) -> int:
     """Text every user the entry moved money for; returns how many texts went out."""
     from sqlalchemy import select
@@ -91,8 +74,9 @@ def notify_money_moved(tenant, entry) -> int:
     from core.accounts.models import User
     from core.accounts.sms import render, send_text
     from core.extensions import db
+    from core.lending.collection import is_collection
 
-    if told_by_loan_notices(entry):
+    if is_collection(entry):  # the lending notices tell its people: per installment, and the day's digest
         return 0
     sent = 0
     changes = balance_changes(entry)
