@@ -8,7 +8,7 @@ needs them whole, and such a view is audited.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.accounts import crypto
 from core.accounts.identity import mask_bank_card, mask_id_number, mask_mobile, mask_name, mask_uscc
 from core.extensions import db
-from core.tenancy.models import utcnow
+from core.tenancy.models import aware, utcnow  # noqa: F401  (aware: imported from here by accounts modules)
 from core.tenancy.scoping import TenantScoped
 
 #: What an end user may be; one person may be both.
@@ -51,13 +51,6 @@ SESSION_KINDS = ("web", "api")
 
 def _in(column: str, values) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite gives naive datetimes back: read them as UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
 
 
 class User(TenantScoped, db.Model):

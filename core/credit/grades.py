@@ -25,11 +25,12 @@ from sqlalchemy import select
 from core.credit import BureauUnavailable
 from core.credit.compliance import Decision, check_borrowing, tenant_pack
 from core.credit.models import CreditGrade, CreditReport
-from core.credit.reports import _aware, bound_to, is_fresh, obtain_report
+from core.credit.reports import bound_to, is_fresh, obtain_report
 from core.credit.scoring import History, score_report
 from core.credit.settings import credit_settings
 from core.extensions import db
 from core.money import from_minor
+from core.tenancy.models import aware
 from core.tenancy.scoping import TenantNotBound, current_tenant_id
 
 log = logging.getLogger("lendkit.credit")
@@ -253,7 +254,7 @@ def credit_summary(tenant, subject_key: str, owed_here: int) -> CreditSummary | 
             rate_min=grade.rate_min,
             rate_max=grade.rate_max,
             currency=grade.currency,
-            computed_at=_aware(grade.computed_at),
+            computed_at=aware(grade.computed_at),
             refusal=grade.refusal,
             compliance_headroom=headroom,
         )

@@ -9,6 +9,7 @@ from core.credit import SUBJECT_TYPES, BureauReport, CreditBureau
 from core.credit.models import CreditReport
 from core.credit.settings import credit_settings
 from core.extensions import db
+from core.tenancy.models import aware
 from core.tenancy.scoping import current_tenant_id, tenant_context
 
 
@@ -42,14 +43,9 @@ def bound_to(tenant):
         raise RuntimeError(f"tenant {tenant.slug} asked for while another tenant is bound")
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored one is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def is_fresh(report: CreditReport, max_age_days: int, now: datetime) -> bool:
     """Was ``report`` fetched within the last ``max_age_days`` days of ``now``?"""
-    return now - _aware(report.fetched_at) < timedelta(days=max_age_days)
+    return now - aware(report.fetched_at) < timedelta(days=max_age_days)
 
 
 def mask_subject(subject_type: str, subject_id: str) -> str:

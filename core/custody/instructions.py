@@ -38,7 +38,7 @@ from core.extensions import db
 from core.ledger import errors as ledger_errors
 from core.ledger.errors import InvalidTransition
 from core.ledger.journal import change_state, write_entry, writing
-from core.tenancy.models import Tenant, utcnow
+from core.tenancy.models import Tenant, aware, utcnow
 from core.tenancy.scoping import TenantNotBound, current_tenant_id
 
 log = logging.getLogger("lendkit.custody")
@@ -382,7 +382,7 @@ def resolve_unknown(*, grace: timedelta = timedelta(seconds=30)) -> dict[str, in
         .order_by(CustodyInstruction.id)
     ).all()
     todo = [(i.id, i.state, i.request_no) for i in candidates
-            if i.state != "created" or _aware(i.updated_at) <= cutoff]
+            if i.state != "created" or aware(i.updated_at) <= cutoff]
     provider = provider_for(current_tenant())
     counts = {"checked": 0, "confirmed": 0, "refused": 0, "open": 0, "failed": 0}
     for instruction_id, _state, request_no in todo:
@@ -404,7 +404,3 @@ def resolve_unknown(*, grace: timedelta = timedelta(seconds=30)) -> dict[str, in
         state = instruction.state
         counts[state if state in ("confirmed", "refused") else "open"] += 1
     return counts
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)

@@ -377,10 +377,9 @@ def start_acceptance(tenant, actor: str):
 
 
 def _lost(run) -> bool:
-    from core.tenancy.models import utcnow
+    from core.tenancy.models import aware, utcnow
 
-    started = run.started_at if run.started_at.tzinfo else run.started_at.replace(tzinfo=utcnow().tzinfo)
-    return utcnow() - started > RUN_LOST_AFTER
+    return utcnow() - aware(run.started_at) > RUN_LOST_AFTER
 
 
 def _record_start(tenant, actor: str):

@@ -40,18 +40,12 @@ from core.lending.errors import Conflict, Forbidden, LendingError, not_now
 from core.lending.lifecycle import bound_tenant, get_loan, lock_loan, move
 from core.lending.models import AutoBidRule, Bid, Loan
 from core.lending.notices import notify
-from core.tenancy.models import utcnow
+from core.tenancy.models import aware, utcnow
 
 log = logging.getLogger("lendkit.lending")
 
 __all__ = ["list_loan", "place_bid", "settle_bid", "settle_pending", "expire_listings", "run_auto_bids",
            "spendable", "set_auto_bid_rule"]
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment
 
 
 def spendable(user_id: int) -> int | None:
@@ -89,7 +83,7 @@ def _check_listing(loan: Loan, investor_id: int, now: datetime) -> None:
     """The listing takes bids now, and not from its own borrower."""
     if loan.status != "listed":
         raise not_now(loan, _l("bidding"))
-    if _aware(loan.deadline) is not None and _aware(loan.deadline) <= now:
+    if aware(loan.deadline) is not None and aware(loan.deadline) <= now:
         raise Conflict(_l("Bidding on loan %(number)s has closed.", number=loan.number), code="listing_closed")
     if investor_id == loan.borrower_id:
         raise Forbidden(_l("You cannot invest in your own loan."), code="own_loan")
@@ -405,7 +399,7 @@ def settle_pending(loan_id: int | None = None, *, older_than: timedelta = timede
         query = query.where(Bid.loan_id == loan_id)
     counts = {"checked": 0, "frozen": 0, "void": 0, "pending": 0}
     for bid_id, created_at in db.session.execute(query).all():
-        if _aware(created_at) > cutoff:
+        if aware(created_at) > cutoff:
             continue
         counts["checked"] += 1
         bid = db.session.get(Bid, bid_id)

@@ -13,6 +13,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite gives naive datetimes back: read them as UTC (every stored one is)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
 class Tenant(db.Model):
     """A client's lending site. Not tenant-scoped itself: it *is* the scope."""
 
