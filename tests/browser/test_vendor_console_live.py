@@ -36,6 +36,18 @@ def test_an_operator_runs_the_acceptance_suite_from_the_console(live_server, pag
     assert "The acceptance suite passed" in text, text[:2000]
     assert "personal: equal_installment" in text and "business: bullet" in text
     screenshot(page, "vendor-console-acceptance-en")
+    # a run a worker has not finished yet: shown as running, in either language
+    from core.delivery.acceptance import _record_start
+
+    with live_server.app.app_context():
+        _record_start(Tenant.by_slug("demo-en"), actor="Olga Operator")
+    page.reload()
+    assert "is running since" in page.locator("[data-run=running]").inner_text()
+    screenshot(page, "vendor-console-acceptance-running-en")
+    page.set_extra_http_headers({"Accept-Language": "zh-CN"})
+    page.reload()
+    assert "正在进行" in page.locator("[data-run=running]").inner_text()
+    screenshot(page, "vendor-console-acceptance-running-zh_CN")
     with live_server.app.app_context():
         tenant = Tenant.by_slug("demo-en")
         tenant.stage = "requirements"
