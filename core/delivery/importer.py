@@ -621,15 +621,11 @@ def _check_users(tenant, plan: Plan, table: Table | None, problems: list) -> dic
         if duplicate:
             continue
         digest = _digest(cleaned.content())
-        record = earlier.get(cleaned.external_id)
-        if record is not None:
-            if record.digest != digest:
-                note(row, "external_id", _l("%(id)s was imported before (batch %(batch)d) with other content; "
-                                            "an imported row is never changed by importing it again",
-                                            id=cleaned.external_id, batch=record.batch_id))
+        before = _imported_before(earlier.get(cleaned.external_id), digest, cleaned.external_id, plan, "user",
+                                  lambda message: note(row, "external_id", message))
+        if before is not None:
+            if before == "changed":
                 known[cleaned.external_id] = ("bad", None)
-            else:
-                plan.unchanged["user"] += 1
             continue
         known[cleaned.external_id] = ("new", cleaned)
         new.append((row, cleaned, digest))
@@ -751,15 +747,11 @@ def _check_loans(tenant, plan: Plan, table: Table | None, users: dict, problems:
             continue
         seen[cleaned.external_id] = row.line
         digest = _digest(cleaned.content())
-        record = earlier.get(cleaned.external_id)
-        if record is not None:
-            if record.digest != digest:
-                note(row, "external_id", _l("%(id)s was imported before (batch %(batch)d) with other content; "
-                                            "an imported row is never changed by importing it again",
-                                            id=cleaned.external_id, batch=record.batch_id))
+        before = _imported_before(earlier.get(cleaned.external_id), digest, cleaned.external_id, plan, "loan",
+                                  lambda message: note(row, "external_id", message))
+        if before is not None:
+            if before == "changed":
                 known[cleaned.external_id] = "bad"
-            else:
-                plan.unchanged["loan"] += 1
             continue
         bad = False
         product = product_of(tenant, cleaned.product)
@@ -806,6 +798,20 @@ def _check_loans(tenant, plan: Plan, table: Table | None, users: dict, problems:
     return known
 
 
+def _imported_before(record, digest: str, external_id: str, plan: Plan, kind: str, report) -> str | None:
+    """How a row stands to an earlier import of its external id: None (new), ``"unchanged"`` (the same
+    content: counted in ``plan.unchanged[kind]``, nothing to do) or ``"changed"`` (other content: refused
+    through ``report``, since an imported row is never changed)."""
+    if record is None:
+        return None
+    if record.digest != digest:
+        report(_l("%(id)s was imported before (batch %(batch)d) with other content; "
+                  "an imported row is never changed by importing it again", id=external_id, batch=record.batch_id))
+        return "changed"
+    plan.unchanged[kind] += 1
+    return "unchanged"
+
+
 def _expected_status(installments, paid: set[int], grace: int, today: date) -> str:
     """paid_off when every installment is paid; overdue when one is unpaid past its due date and the grace days."""
     unpaid = [(n, due) for n, due in installments if n not in paid]
@@ -843,14 +849,8 @@ def _check_repayments(tenant, plan: Plan, table: Table | None, loans: dict, prob
                 continue
             seen[cleaned.key] = row.line
             digest = _digest(cleaned.content())
-            record = earlier.get(cleaned.key)
-            if record is not None:
-                if record.digest != digest:
-                    note(row, "installment", _l("%(id)s was imported before (batch %(batch)d) with other content; "
-                                                "an imported row is never changed by importing it again",
-                                                id=cleaned.key, batch=record.batch_id))
-                else:
-                    plan.unchanged["repayment"] += 1
+            if _imported_before(earlier.get(cleaned.key), digest, cleaned.key, plan, "repayment",
+                                lambda message: note(row, "installment", message)) is not None:
                 continue
             target = loans.get(cleaned.loan)
             if target == "bad":  # the loan's row could not even be read; its own problems are reported
