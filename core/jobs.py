@@ -94,7 +94,10 @@ _configure(celery, os.environ)
 @worker_init.connect
 def _build_app_before_the_first_task(**_kwargs) -> None:
     """A worker builds its Flask app (plugins, themes, configuration) when it starts, not in its first task."""
+    from core.app import freeze_heap
+
     flask_app()
+    freeze_heap()
 
 
 def init_app(app) -> Celery:
