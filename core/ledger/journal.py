@@ -293,15 +293,14 @@ _PG_STATEMENTS = {
 SELECT {_ACCOUNT_SQL} FROM ledger_account
 WHERE tenant_id = $1 AND code = ANY($2) ORDER BY id FOR UPDATE"""),
     # the accounts of an entry's lines, locked in id order, with the entry's debits and credits on each
-    # (the lines are found by entry id alone, the entry being the tenant's; a tenant_id test there
-    # would lead a generic plan to scan every line of the tenant)
+    # (the lines are found through the index on (tenant_id, entry_id))
     "lendkit_ledger_lock_entry_accounts": ("integer, integer", """
 SELECT a.id, a.code, a.currency, a.normal_side, a.custody_bucket, a.balance, a.pending_debit, a.pending_credit,
        l.debit, l.credit
 FROM ledger_account AS a
 JOIN (SELECT account_id, COALESCE(SUM(amount) FILTER (WHERE amount > 0), 0) AS debit,
              COALESCE(SUM(amount) FILTER (WHERE amount < 0), 0) AS credit
-      FROM journal_line WHERE entry_id = $2 GROUP BY account_id) AS l ON l.account_id = a.id
+      FROM journal_line WHERE tenant_id = $1 AND entry_id = $2 GROUP BY account_id) AS l ON l.account_id = a.id
 WHERE a.tenant_id = $1 ORDER BY a.id FOR UPDATE OF a"""),
     # entry, lines and balances in ONE statement; no row at all when the key is taken already
     "lendkit_ledger_write": (
