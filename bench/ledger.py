@@ -44,9 +44,12 @@ CLEARING = "platform:bank_clearing"
 
 
 def _app(url: str):
-    from core.app import create_app
+    """The app as a serving process has it (``core.wsgi``, a Celery worker): built, then its heap frozen."""
+    from core.app import create_app, freeze_heap
 
-    return create_app({"SQLALCHEMY_DATABASE_URI": url, "LENDKIT_ENV": "testing"})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "LENDKIT_ENV": "testing"})
+    freeze_heap()
+    return app
 
 
 def prepare(url: str, users: int) -> int:
@@ -84,8 +87,13 @@ def prepare(url: str, users: int) -> int:
     return tenant_id
 
 
-def _single_worker(url: str, tenant_id: int, worker: int, count: int, pairs: list, hot: bool, ready, start, done):
-    """One writer process: ``count`` postings, then report its elapsed time."""
+def _single_worker(url: str, tenant_id: int, series: str, worker: int, count: int, pairs: list, hot: bool,
+                   ready, start, done):
+    """One writer process: ``count`` postings, then report its elapsed time.
+
+    Its keys are new (``<series>-<worker>-<i>``, a series per run): every posting
+    writes, none is the idempotent replay of an earlier run's key.
+    """
     from core.extensions import db
     from core.ledger import journal
     from core.tenancy import tenant_context
@@ -93,7 +101,7 @@ def _single_worker(url: str, tenant_id: int, worker: int, count: int, pairs: lis
     app = _app(url)
     with app.app_context(), tenant_context(tenant_id):
         journal.record([(f"user:{pairs[0][0]}:available", 1), (f"user:{pairs[0][1]}:available", -1)],
-                       key=f"warm-{hot}-{worker}", kind="transfer")  # connect, compile, warm the caches
+                       key=f"warm-{series}-{worker}", kind="transfer")  # connect, compile, warm the caches
         ready.put(worker)
         start.wait()
         began = time.perf_counter()
@@ -103,7 +111,7 @@ def _single_worker(url: str, tenant_id: int, worker: int, count: int, pairs: lis
                 lines = [(CLEARING, 1), (f"user:{target}:available", -1)]
             else:
                 lines = [(f"user:{source}:available", 1), (f"user:{target}:available", -1)]
-            journal.record(lines, key=f"{'hot' if hot else 'single'}-{worker}-{i}", kind="transfer")
+            journal.record(lines, key=f"{series}-{worker}-{i}", kind="transfer")
         done.put(time.perf_counter() - began)
         db.engine.dispose()
 
@@ -113,11 +121,12 @@ def single_postings(url: str, tenant_id: int, workers: int, total: int, hot: boo
     ctx = multiprocessing.get_context("spawn")
     ready, start, done = ctx.Queue(), ctx.Event(), ctx.Queue()
     per = total // workers
+    series = f"{'hot' if hot else 'single'}{workers}x{time.monotonic_ns()}"
     procs = []
     for w in range(workers):
         users = list(range(1 + 4 * w, 5 + 4 * w))  # each writer its own four users
         pairs = [(users[i], users[(i + 1) % 4]) for i in range(4)]
-        procs.append(ctx.Process(target=_single_worker, args=(url, tenant_id, w, per, pairs, hot, ready, start, done)))
+        procs.append(ctx.Process(target=_single_worker, args=(url, tenant_id, series, w, per, pairs, hot, ready, start, done)))
     for p in procs:
         p.start()
     for _ in procs:  # every writer imported lendkit, connected and posted once
