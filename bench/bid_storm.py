@@ -141,11 +141,16 @@ def cpu_seconds(pids) -> float:
 
 
 def served_app():
-    """The app gunicorn's workers serve (``bid_storm:served_app()``); the scratch database comes from the environment."""
-    from core.app import create_app
+    """The app gunicorn's workers serve (``bid_storm:served_app()``); the scratch database comes from the environment.
 
-    return create_app(app_config(os.environ["LENDKIT_BENCH_SERVE_URL"], Path(os.environ["LENDKIT_BENCH_SERVE_INSTANCE"]),
-                                 os.environ.get("LENDKIT_BENCH_PRODUCTION_HASH") == "1"))
+    Built as ``core.wsgi`` builds it: the app, then its heap frozen.
+    """
+    from core.app import create_app, freeze_heap
+
+    app = create_app(app_config(os.environ["LENDKIT_BENCH_SERVE_URL"], Path(os.environ["LENDKIT_BENCH_SERVE_INSTANCE"]),
+                                os.environ.get("LENDKIT_BENCH_PRODUCTION_HASH") == "1"))
+    freeze_heap()
+    return app
 
 
 def start_servers(args, url: str, instance: Path) -> tuple[list, list[int]]:

@@ -1,6 +1,7 @@
 """Two tenants' books never meet: same codes and keys at both, nothing visible across."""
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from core.extensions import db
 from core.ledger import journal
@@ -56,3 +57,25 @@ def test_a_tenant_cannot_post_void_or_reverse_another_tenants_entry(app, tenant_
     with tenant_context(tenant_a):
         assert journal.entry_by_key("w").state == "pending"
         assert account("user:1:available").spendable == 400
+
+
+def test_the_database_refuses_a_line_on_another_tenants_entry_or_account(app, tenant_a, tenant_b):
+    """A line's keys include its tenant: (tenant_id, entry_id) and (tenant_id, account_id), so no code can mix books."""
+    with tenant_context(tenant_a):
+        open_platform_accounts()
+        open_user_accounts(1)
+        alpha_entry = _fund(1, 500, "dep").id
+        alpha_account = account("user:1:available").id
+    with tenant_context(tenant_b):
+        open_platform_accounts()
+        open_user_accounts(1)
+        beta_entry = _fund(1, 7, "dep").id
+        beta_account = account("user:1:available").id
+    line = text("INSERT INTO journal_line (tenant_id, entry_id, account_id, amount, currency)"
+                " VALUES (:tenant, :entry, :account, 5, 'USD')")
+    for entry_id, account_id in ((alpha_entry, beta_account), (beta_entry, alpha_account)):
+        with pytest.raises(IntegrityError):  # beta's line on alpha's entry, or on alpha's account
+            with db.engine.begin() as conn:
+                conn.execute(line, {"tenant": tenant_b.id, "entry": entry_id, "account": account_id})
+    with db.engine.begin() as conn:  # the same statement with beta's own entry and account is accepted
+        conn.execute(line, {"tenant": tenant_b.id, "entry": beta_entry, "account": beta_account})
