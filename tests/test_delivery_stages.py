@@ -65,6 +65,31 @@ def test_a_sign_off_records_who_and_the_digests_and_opens_the_confirmed_gate(ten
     assert {c["name"] for c in change.checks} >= {"sign-off recorded", "requirements unchanged since sign-off"}
 
 
+def test_a_recorded_stage_change_keeps_its_checks_as_plain_strings(tenant_a, tenants_dir):
+    """Stored as JSON, in the language of the request that recorded them."""
+    import json
+
+    from flask_babel import force_locale
+    from flask_babel import lazy_gettext as _l
+
+    from core.delivery.stages import Check
+
+    tenant_a.stage = "demo"
+    db.session.commit()
+    record_sign_off(tenant_a, "Client CEO", recorded_by="op")
+    with force_locale("zh_CN"):
+        moved, _, checks = advance(tenant_a, actor="op")
+    assert moved
+    assert all(type(c.name) is str and type(c.detail) is str for c in checks)
+    db.session.expire_all()
+    stored = db.session.query(StageChange).one().checks
+    assert json.loads(json.dumps(stored)) == stored
+    assert all(type(c["name"]) is str and type(c["detail"]) is str for c in stored)
+    assert {c["name"] for c in stored} >= {"已记录确认签字", "签字后需求未变更"}
+    lazy = Check(_l("gate"), False, _l("no gate is defined for %(stage)s", stage="nowhere")).as_dict()
+    assert json.dumps(lazy) == '{"name": "gate", "passed": false, "detail": "no gate is defined for nowhere"}'
+
+
 def test_changed_requirements_after_sign_off_fail_the_gate(tenant_a, tenants_dir):
     tenant_a.stage = "demo"
     db.session.commit()
@@ -139,6 +164,14 @@ def test_the_cli_prints_each_check_and_exits_non_zero_when_the_gate_fails(lendki
     assert "[pass] home page renders" in result.output
     assert "[FAIL] demo data loaded" in result.output
     assert "alpha stays requirements" in result.output
+
+
+def test_the_cli_prints_the_gate_in_english_whatever_the_tenant_s_language(lendkit, tenants_dir):
+    result = lendkit("tenant", "gates", "beta")  # beta's site is Chinese; the demo gate visits its pages
+    assert result.exit_code == 0, result.output
+    assert "beta: requirements → demo" in result.output
+    assert "[pass] home page renders: GET / answered 200" in result.output
+    assert "[FAIL] demo data loaded: 0 notices; run `lendkit tenant seed`" in result.output
 
 
 def test_the_cli_refuses_an_unknown_tenant(lendkit, tenants_dir):

@@ -91,6 +91,29 @@ def test_the_tenant_list_and_a_gate_run_from_the_console(console, operator):
     assert console.get("/console/tenants/nobody").status_code == 404
 
 
+def test_the_gate_checks_are_shown_in_the_page_s_language(console, operator, tenant_a, tenant_b):
+    """The checks are translated with the rest of the page, commands kept; the tenant pages the demo
+    gate visits (alpha is English, beta Chinese by default) do not change the console's language."""
+    signed_in(console, operator)
+    chinese = console.get("/console/tenants/alpha", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "进入 demo 的检查" in chinese
+    assert "首页可正常显示" in chinese and "GET / 返回 200" in chinese
+    assert "已载入演示数据" in chinese and "0 条公告；请运行 `lendkit tenant seed`" in chinese
+    assert "demo data loaded" not in chinese and "notices" not in chinese
+    english = console.get("/console/tenants/beta").get_data(as_text=True)
+    assert "Gate to demo" in english
+    assert "demo data loaded" in english and "0 notices; run `lendkit tenant seed`" in english
+    assert "已载入演示数据" not in english and "进入 demo 的检查" not in english
+    tenant_a.stage = "confirmed"  # the configured gate names each provider family
+    db.session.commit()
+    chinese = console.get("/console/tenants/alpha", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "已选用生产环境的存管银行" in chinese and "sandbox 仅供开发和演示使用" in chinese
+    assert "短信服务商可连通" in chinese and "未使用沙箱" not in chinese
+    english = console.get("/console/tenants/alpha").get_data(as_text=True)
+    assert "production custody bank chosen" in english and "sandbox is for development and demos only" in english
+    assert "SMS provider reachable" in english
+
+
 def test_actions_from_the_console_are_recorded_with_the_operator(console, operator, tenant_a):
     signed_in(console, operator)
     response = console.post("/console/tenants/alpha/advance", follow_redirects=True)

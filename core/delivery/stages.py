@@ -14,12 +14,13 @@ check saying so, rather than passing silently.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import Callable
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from core.extensions import db
 from core.tenancy.models import Tenant
@@ -44,9 +45,20 @@ class StageError(Exception):
 
 @dataclass(frozen=True)
 class Check:
+    """One line of a gate. Gates give ``name`` and ``detail`` as lazy translations
+    (``lazy_gettext``); :func:`run_gate` hands them on as plain strings."""
+
     name: str
     passed: bool
     detail: str = ""
+
+    def plain(self) -> "Check":
+        """This check with ``name`` and ``detail`` as ``str``, translated into the current locale."""
+        return replace(self, name=str(self.name), detail=str(self.detail))
+
+    def as_dict(self) -> dict:
+        """``{"name", "passed", "detail"}`` of plain values, as :class:`StageChange` stores it."""
+        return {"name": str(self.name), "passed": bool(self.passed), "detail": str(self.detail)}
 
 
 GATES: dict[str, Callable[[Tenant], list[Check]]] = {}
@@ -72,13 +84,16 @@ def tenant_folder(tenant: Tenant) -> Path:
 
 
 def run_gate(tenant: Tenant, stage: str) -> list[Check]:
+    """The checks of ``stage``'s gate, their texts translated into the current locale as plain strings
+    (safe to escape in a page, print or store)."""
     function = GATES.get(stage)
     if function is None:
-        return [Check("gate", False, f"no gate is defined for {stage}")]
+        return [Check(_l("gate"), False, _l("no gate is defined for %(stage)s", stage=stage)).plain()]
     try:
-        return function(tenant)
+        return [check.plain() for check in function(tenant)]
     except Exception as exc:  # a gate that crashes fails, it never passes
-        return [Check("gate", False, f"the gate failed to run: {type(exc).__name__}: {exc}")]
+        return [Check(_l("gate"), False, _l("the gate failed to run: %(error)s",
+                                            error=f"{type(exc).__name__}: {exc}")).plain()]
 
 
 def _record(tenant: Tenant, to_stage: str, action: str, actor: str, reason: str, checks: list[Check]):
@@ -89,7 +104,7 @@ def _record(tenant: Tenant, to_stage: str, action: str, actor: str, reason: str,
     db.session.add(
         StageChange(
             tenant_id=tenant.id, from_stage=old, to_stage=to_stage, action=action,
-            actor=actor, reason=reason, checks=[asdict(c) for c in checks],
+            actor=actor, reason=reason, checks=[c.as_dict() for c in checks],
         )
     )
     tenant.stage = to_stage

@@ -43,10 +43,14 @@ def test_an_operator_runs_the_acceptance_suite_from_the_console(live_server, pag
         _record_start(Tenant.by_slug("demo-en"), actor="Olga Operator")
     page.reload()
     assert "is running since" in page.locator("[data-run=running]").inner_text()
+    gate = page.locator("ul.checks").first.inner_text()
+    assert "acceptance suite passes" in gate and "is running since" in gate, gate
     screenshot(page, "vendor-console-acceptance-running-en")
     page.set_extra_http_headers({"Accept-Language": "zh-CN"})
     page.reload()
     assert "正在进行" in page.locator("[data-run=running]").inner_text()
+    gate = page.locator("ul.checks").first.inner_text()  # the gate's checks too, not only the page around them
+    assert "验收测试通过" in gate and "起正在进行" in gate and "acceptance suite passes" not in gate, gate
     screenshot(page, "vendor-console-acceptance-running-zh_CN")
     with live_server.app.app_context():
         tenant = Tenant.by_slug("demo-en")
