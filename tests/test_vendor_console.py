@@ -96,14 +96,14 @@ def test_the_gate_checks_are_shown_in_the_page_s_language(console, operator, ten
     gate visits (alpha is English, beta Chinese by default) do not change the console's language."""
     signed_in(console, operator)
     chinese = console.get("/console/tenants/alpha", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
-    assert "进入 demo 的检查" in chinese
+    assert "进入「演示」阶段的检查" in chinese
     assert "首页可正常显示" in chinese and "GET / 返回 200" in chinese
     assert "已载入演示数据" in chinese and "0 条公告；请运行 `lendkit tenant seed`" in chinese
     assert "demo data loaded" not in chinese and "notices" not in chinese
     english = console.get("/console/tenants/beta").get_data(as_text=True)
     assert "Gate to demo" in english
     assert "demo data loaded" in english and "0 notices; run `lendkit tenant seed`" in english
-    assert "已载入演示数据" not in english and "进入 demo 的检查" not in english
+    assert "已载入演示数据" not in english and "进入「演示」阶段的检查" not in english
     tenant_a.stage = "confirmed"  # the configured gate names each provider family
     db.session.commit()
     chinese = console.get("/console/tenants/alpha", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
@@ -112,6 +112,26 @@ def test_the_gate_checks_are_shown_in_the_page_s_language(console, operator, ten
     english = console.get("/console/tenants/alpha").get_data(as_text=True)
     assert "production custody bank chosen" in english and "sandbox is for development and demos only" in english
     assert "SMS provider reachable" in english
+
+
+def test_the_stages_are_named_in_the_page_s_language(console, operator, tenant_a):
+    """Stage names on the console are translated; the identifiers stay what the CLI and history use."""
+    signed_in(console, operator)
+    tenant_a.stage = "configured"
+    db.session.commit()
+    chinese = console.get("/console/tenants/alpha", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "推进到「已测试」" in chinese and '<span class="tag">已配置</span>' in chinese
+    assert all(label in chinese for label in ("需求", "演示", "已确认", "数据已导入", "已上线", "运营中"))
+    assert '<option value="requirements">需求</option>' in chinese  # the send-back choice posts the identifier
+    listing = console.get("/console/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert '<span class="tag">已配置</span>' in listing and "<td>已测试</td>" in listing
+    english = console.get("/console/tenants/alpha").get_data(as_text=True)
+    assert "Advance to tested" in english and '<span class="tag">configured</span>' in english
+    back = console.post("/console/tenants/alpha/send-back", data={"to_stage": "demo", "reason": "新的需求"},
+                        headers={"Accept-Language": "zh-CN"}, follow_redirects=True).get_data(as_text=True)
+    assert "已退回到「演示」阶段" in back
+    db.session.refresh(tenant_a)
+    assert tenant_a.stage == "demo"
 
 
 def test_actions_from_the_console_are_recorded_with_the_operator(console, operator, tenant_a):

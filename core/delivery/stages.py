@@ -38,6 +38,26 @@ STAGES = (
     "operating",
 )
 
+#: Each stage as people read it on the console, translated; the identifiers above stay what the CLI takes,
+#: what stage history stores and what the API returns.
+STAGE_LABELS = {
+    "requirements": _l("requirements"),
+    "demo": _l("demo"),
+    "confirmed": _l("confirmed"),
+    "configured": _l("configured"),
+    "tested": _l("tested"),
+    "delivered": _l("delivered"),
+    "trained": _l("trained"),
+    "data_loaded": _l("data_loaded"),
+    "live": _l("live"),
+    "operating": _l("operating"),
+}
+
+
+def stage_label(stage: str) -> str:
+    """``stage`` in the reader's language (an unknown name as it is)."""
+    return str(STAGE_LABELS.get(stage, stage))
+
 
 class StageError(Exception):
     """A stage change that cannot happen; the message says why."""
@@ -116,7 +136,8 @@ def advance(tenant: Tenant, actor: str) -> tuple[bool, str | None, list[Check]]:
     """Try to move ``tenant`` to its next stage; returns (moved, target, checks)."""
     target = next_stage(tenant.stage)
     if target is None:
-        raise StageError(f"{tenant.slug} is already {tenant.stage}, the last stage")
+        raise StageError(_l("%(tenant)s is already %(stage)s, the last stage", tenant=tenant.slug,
+                            stage=stage_label(tenant.stage)))
     checks = run_gate(tenant, target)
     passed = bool(checks) and all(c.passed for c in checks)
     if passed:
@@ -127,11 +148,13 @@ def advance(tenant: Tenant, actor: str) -> tuple[bool, str | None, list[Check]]:
 def send_back(tenant: Tenant, to_stage: str, actor: str, reason: str) -> None:
     """Return ``tenant`` to an earlier stage; the reason is required and recorded."""
     if to_stage not in STAGES:
-        raise StageError(f"unknown stage {to_stage!r} (stages: {', '.join(STAGES)})")
+        raise StageError(_l("unknown stage %(stage)s (stages: %(stages)s)", stage=repr(to_stage),
+                            stages=", ".join(STAGES)))
     if STAGES.index(to_stage) >= STAGES.index(tenant.stage):
-        raise StageError(f"{to_stage} is not earlier than {tenant.stage}")
+        raise StageError(_l("%(stage)s is not earlier than %(current)s", stage=stage_label(to_stage),
+                            current=stage_label(tenant.stage)))
     if not reason.strip():
-        raise StageError("a reason is required to send a tenant back")
+        raise StageError(_l("a reason is required to send a tenant back"))
     _record(tenant, to_stage, "send_back", actor, reason.strip(), [])
 
 
@@ -163,12 +186,14 @@ def record_sign_off(tenant: Tenant, signed_by: str, recorded_by: str):
     from core.delivery.models import SignOff
 
     if tenant.stage != "demo":
-        raise StageError(f"a sign-off is recorded at the demo stage; {tenant.slug} is {tenant.stage}")
+        raise StageError(_l("a sign-off is recorded at the %(demo)s stage; %(tenant)s is %(stage)s",
+                            demo=stage_label("demo"), tenant=tenant.slug, stage=stage_label(tenant.stage)))
     requirements = tenant_folder(tenant) / "requirements.yaml"
     if not requirements.is_file():
-        raise StageError(f"tenants/{tenant.slug}/requirements.yaml is missing; there is nothing to sign off")
+        raise StageError(_l("%(path)s is missing; there is nothing to sign off",
+                            path=f"tenants/{tenant.slug}/requirements.yaml"))
     if not signed_by.strip():
-        raise StageError("the signatory's name is required")
+        raise StageError(_l("the signatory's name is required"))
     sign_off = SignOff(
         tenant_id=tenant.id, signed_by=signed_by.strip(), recorded_by=recorded_by,
         requirements_digest=file_digest(requirements), demo_version=demo_version(tenant),

@@ -8,7 +8,16 @@ from sqlalchemy import select
 
 from core.delivery import gates  # noqa: F401  (registers the gates)
 from core.delivery.models import SignOff, StageChange
-from core.delivery.stages import STAGES, StageError, advance, next_stage, record_sign_off, run_gate, send_back
+from core.delivery.stages import (
+    STAGES,
+    StageError,
+    advance,
+    next_stage,
+    record_sign_off,
+    run_gate,
+    send_back,
+    stage_label,
+)
 from core.extensions import db
 from core.tenancy.models import Tenant
 from core.vendor.auth import SignInRefused, operator_required, sign_in
@@ -56,7 +65,7 @@ def tenants():
             select(StageChange).where(StageChange.tenant_id == tenant.id).order_by(StageChange.at.desc(), StageChange.id.desc())
         )
         rows.append({"tenant": tenant, "next": next_stage(tenant.stage), "last": last, "progress": STAGES.index(tenant.stage)})
-    return render_template("vendor/tenants.html", rows=rows, stages=STAGES)
+    return render_template("vendor/tenants.html", rows=rows, stages=STAGES, stage_label=stage_label)
 
 
 @vendor.route("/tenants/<slug>")
@@ -70,13 +79,13 @@ def tenant(slug):
     ).all()
     sign_offs = db.session.scalars(select(SignOff).where(SignOff.tenant_id == found.id).order_by(SignOff.signed_at.desc())).all()
     send_back_form = SendBackForm()
-    send_back_form.to_stage.choices = [(s, s) for s in STAGES[: STAGES.index(found.stage)]]
+    send_back_form.to_stage.choices = [(s, stage_label(s)) for s in STAGES[: STAGES.index(found.stage)]]
     from core.delivery.acceptance import latest_run
     from core.delivery.stages import configuration_digest
 
     return render_template(
         "vendor/tenant.html", t=found, target=target, checks=checks, history=history, sign_offs=sign_offs,
-        stages=STAGES, action_form=ActionForm(), send_back_form=send_back_form, sign_off_form=SignOffForm(),
+        stages=STAGES, stage_label=stage_label, action_form=ActionForm(), send_back_form=send_back_form, sign_off_form=SignOffForm(),
         acceptance=latest_run(found), configuration_digest=configuration_digest(found),
     )
 
@@ -93,10 +102,11 @@ def tenant_advance(slug):
         flash(str(exc), "error")
     else:
         if moved:
-            flash(_("%(name)s moved to %(stage)s.", name=found.name, stage=target), "success")
+            flash(_("%(name)s moved to %(stage)s.", name=found.name, stage=stage_label(target)), "success")
         else:
             failed = sum(1 for c in checks if not c.passed)
-            flash(_("The %(stage)s gate did not pass: %(count)d check(s) failed.", stage=target, count=failed), "error")
+            flash(_("The %(stage)s gate did not pass: %(count)d check(s) failed.", stage=stage_label(target),
+                    count=failed), "error")
     return redirect(url_for("vendor.tenant", slug=slug))
 
 
@@ -105,11 +115,11 @@ def tenant_advance(slug):
 def tenant_send_back(slug):
     found = _tenant(slug)
     form = SendBackForm()
-    form.to_stage.choices = [(s, s) for s in STAGES[: STAGES.index(found.stage)]]
+    form.to_stage.choices = [(s, stage_label(s)) for s in STAGES[: STAGES.index(found.stage)]]
     if form.validate_on_submit():
         try:
             send_back(found, form.to_stage.data, actor=g.operator.name, reason=form.reason.data)
-            flash(_("%(name)s sent back to %(stage)s.", name=found.name, stage=form.to_stage.data), "success")
+            flash(_("%(name)s sent back to %(stage)s.", name=found.name, stage=stage_label(form.to_stage.data)), "success")
         except StageError as exc:
             flash(str(exc), "error")
     else:
