@@ -2,6 +2,7 @@
 money per person as one by one, nothing moved twice, and a refused batch never holds up the others."""
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from core.custody import instructions
@@ -139,8 +140,13 @@ class _Bank:
 
 
 def _bank(monkeypatch, answer, times=1):
-    bank = _Bank(instructions.provider_for(instructions.current_tenant()), answer, times)
-    monkeypatch.setattr(instructions, "provider_for", lambda tenant: bank)
+    """Make the tenant's bank, for this app, a :class:`_Bank`: it replaces the real one in the app's cache of
+    providers, so every caller gets it however it imported ``provider_for`` (patching that function instead
+    once left a module that first imported it during such a test holding the fake for the rest of the run)."""
+    real = instructions.provider_for(instructions.current_tenant())
+    bank = _Bank(real, answer, times)
+    cache = current_app.extensions["lendkit_custody_providers"]
+    monkeypatch.setitem(cache, next(key for key, provider in cache.items() if provider is real), bank)
     return bank
 
 
