@@ -44,6 +44,11 @@ from core.tenancy.models import aware, utcnow
 
 log = logging.getLogger("lendkit.lending")
 
+#: The custody key of a bid's freeze (``bid:<bid id>``) and of its release when the listing fails
+#: (``unfreeze:bid:<bid id>``); the lending notices report both (:func:`core.lending.notices.told_by_lending`).
+FREEZE_KEY_PREFIX = "bid:"
+RELEASE_KEY_PREFIX = "unfreeze:bid:"
+
 __all__ = ["list_loan", "place_bid", "settle_bid", "settle_pending", "expire_listings", "run_auto_bids",
            "spendable", "set_auto_bid_rule"]
 
@@ -273,7 +278,7 @@ def _freeze(reserved: _Reserved, *, notice: bool = False) -> Bid:
     from core.custody import service as custody
 
     try:
-        instruction = custody.freeze(reserved.investor_id, reserved.amount, key=f"bid:{reserved.bid_id}",
+        instruction = custody.freeze(reserved.investor_id, reserved.amount, key=f"{FREEZE_KEY_PREFIX}{reserved.bid_id}",
                                      memo=f"bid on {reserved.loan_number}")
         outcome, reason = instruction.state, instruction.reason
     except InsufficientFunds:
@@ -442,7 +447,7 @@ def expire_listings(now: datetime | None = None) -> dict:
         .order_by(Bid.id)
     ).all()
     for bid_id, investor_id, amount, loan_id in [(b.id, b.investor_id, b.amount, b.loan_id) for b in failed]:
-        instruction = custody.unfreeze(investor_id, amount, key=f"unfreeze:bid:{bid_id}", memo="listing failed")
+        instruction = custody.unfreeze(investor_id, amount, key=f"{RELEASE_KEY_PREFIX}{bid_id}", memo="listing failed")
         if instruction.state != "confirmed":
             continue
         with writing():

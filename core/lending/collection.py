@@ -46,7 +46,7 @@ BATCH_SIZE = 100
 #: How a collection batch's custody key (``collect:<day>:<first repayment's key>``) begins.
 KEY_PREFIX = "collect:"
 
-__all__ = ["BATCH_SIZE", "KEY_PREFIX", "collect_due", "resume_batch", "is_collection"]
+__all__ = ["BATCH_SIZE", "KEY_PREFIX", "collect_due", "resume_batch", "instruction_key"]
 
 _OPEN = ("due", "overdue")
 
@@ -185,17 +185,16 @@ def _prepare(day: date, loan_ids: list[int], counts: dict) -> tuple[str | None, 
 # --------------------------------------------------------------------- move and settle
 
 
-def is_collection(entry) -> bool:
-    """True for a ledger entry of a collection batch: its borrowers were texted per installment ("we
-    collected …") and its holders get the day's "you received …" digest (what the SMS plugin asks)."""
+def instruction_key(entry) -> str | None:
+    """The idempotency key of the custody instruction a ledger entry mirrors (found by its request
+    number), or None for an entry without one."""
     from core.custody.models import CustodyInstruction
 
     request_no = getattr(entry, "request_no", None)
     if not request_no:
-        return False
-    key = db.session.scalar(select(CustodyInstruction.idempotency_key)
-                            .where(CustodyInstruction.request_no == request_no))
-    return bool(key) and key.startswith(KEY_PREFIX)
+        return None
+    return db.session.scalar(select(CustodyInstruction.idempotency_key)
+                             .where(CustodyInstruction.request_no == request_no))
 
 
 def batch_legs(batch_key: str) -> list:

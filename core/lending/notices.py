@@ -45,6 +45,18 @@ TEXTS = {
 }
 
 
+def told_by_lending(entry) -> bool:
+    """True for a ledger entry whose movement the lending notices already text its people about, so the
+    SMS plugin's ``money_moved`` text would tell them twice: a collection batch (per installment, and the
+    day's digest), a bid's freeze ("bid placed … the amount is frozen") and a failed listing's release
+    ("… your amount is unfrozen")."""
+    from core.lending.bidding import FREEZE_KEY_PREFIX, RELEASE_KEY_PREFIX
+    from core.lending.collection import KEY_PREFIX, instruction_key
+
+    key = instruction_key(entry)
+    return bool(key) and key.startswith((KEY_PREFIX, FREEZE_KEY_PREFIX, RELEASE_KEY_PREFIX))
+
+
 def notify(user_id: int, event: str, key: str, *, loan=None, **values) -> LoanNotice | None:
     """Text ``user_id`` the ``event`` notice once per ``key``; returns the record (None when already sent).
 

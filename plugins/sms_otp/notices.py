@@ -74,9 +74,9 @@ def notify_money_moved(tenant, entry) -> int:
     from core.accounts.models import User
     from core.accounts.sms import render, send_text
     from core.extensions import db
-    from core.lending.collection import is_collection
+    from core.lending.notices import told_by_lending
 
-    if is_collection(entry):  # the lending notices tell its people: per installment, and the day's digest
+    if told_by_lending(entry):  # a lending notice tells its people (a collection, a bid's freeze or release)
         return 0
     sent = 0
     changes = balance_changes(entry)

@@ -77,6 +77,34 @@ def test_a_listing_past_its_deadline_fails_and_every_bid_is_unfrozen(world, peop
     assert books_are_clean() == []
 
 
+def test_a_bid_and_its_release_text_the_investor_once_each(world, people, monkeypatch):
+    """The "bid placed" text says the amount is frozen and the "not funded" text that it is unfrozen: the
+    custody movements behind them send no money_moved text of their own on top."""
+    from core.accounts import sms
+
+    sent = []
+    real = sms.send_text
+
+    def recording(tenant, mobile, text):
+        sent.append(text)
+        return real(tenant, mobile, text)
+
+    monkeypatch.setattr(sms, "send_text", recording)
+    loan = world.listed_loan(people.borrower, people.reviewer, people.risk)
+    sent.clear()
+    place_bid(people.investors[0], loan.id, 100_000, transaction_password=TX_PASSWORD)
+    assert len(sent) == 1 and "You bid" in sent[0] and "is frozen" in sent[0]
+    db.session.get(Loan, loan.id).deadline = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    sent.clear()
+    assert expire_listings()["released"] == 1
+    assert sum("was not fully funded; your" in text for text in sent) == 1
+    assert not any("on your account" in text for text in sent)  # no money_moved text
+    sent.clear()  # a movement no lending notice reports is still texted
+    world.deposit(people.investors[1], 5_000)
+    assert any("Received" in text and "on your account" in text for text in sent)
+
+
 def test_auto_bid_rules_invest_when_a_listing_opens(world, people):
     set_auto_bid_rule(people.investors[0].id, grades=["AAA", "AA"], terms=[6], max_per_loan=300_000, min_rate="0.05")
     set_auto_bid_rule(people.investors[1].id, grades=["B"], terms=[], max_per_loan=300_000, min_rate="0")
