@@ -213,13 +213,18 @@ def tenant_gates(slug):
 
 @tenant.command("accept")
 @click.argument("slug")
+@click.option("--locale", default="en", show_default=True, type=click.Choice(("en", "zh_CN")),  # SUPPORTED_LOCALES
+              help="Language of the suite's scenarios, steps and report.")
 @with_appcontext
-def tenant_accept(slug):
+def tenant_accept(slug, locale):
     """Run SLUG's acceptance suite: a loan of each product and method through its whole life."""
+    from flask_babel import force_locale
+    from flask_babel import gettext as _
+
     from core.delivery.acceptance import run_acceptance
 
     found = _tenant_or_fail(slug)
-    run = run_acceptance(found, actor=_operator())
+    run = run_acceptance(found, actor=_operator(), locale=locale)
     for scenario in run.scenarios:
         click.echo(f"  [{'pass' if scenario['passed'] else 'FAIL'}] {scenario['name']}")
         for line in scenario["steps"]:
@@ -228,10 +233,15 @@ def tenant_accept(slug):
             click.echo(f"         {scenario['detail']}")
     loans = run.scenarios[:-1]  # the last check is the books'
     passed = sum(s["passed"] for s in loans)
-    if not run.passed:
-        raise click.ClickException(f"{slug}: {passed} of {len(loans)} acceptance loans lived their whole life"
-                                   + ("" if run.scenarios[-1]["passed"] else "; the books do not hold"))
-    click.echo(f"{slug}: all {passed} acceptance loans lived their whole life and the books hold (run {run.id})")
+    with force_locale(locale):
+        if not run.passed:
+            if run.scenarios[-1]["passed"]:
+                raise click.ClickException(_("%(slug)s: %(passed)s of %(count)s acceptance loans lived their whole "
+                                             "life", slug=slug, passed=passed, count=len(loans)))
+            raise click.ClickException(_("%(slug)s: %(passed)s of %(count)s acceptance loans lived their whole life; "
+                                         "the books do not hold", slug=slug, passed=passed, count=len(loans)))
+        click.echo(_("%(slug)s: all %(passed)s acceptance loans lived their whole life and the books hold "
+                     "(run %(id)s)", slug=slug, passed=passed, id=run.id))
 
 
 @tenant.command("clear-demo")

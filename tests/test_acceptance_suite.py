@@ -57,12 +57,40 @@ def test_the_cli_runs_the_suite_and_the_tested_gate_reads_the_run(tenant_b, lend
     assert "[pass] the books balance and reconcile with the bank every day" in result.output
     run = latest_run(tenant_b)
     assert run.passed and run.config_digest == configuration_digest(tenant_b) and run.actor
+    loan, books = run.scenarios  # without --locale, in English, as plain strings
+    assert loan["name"] == "personal: equal_installment, 6 months, 100000 minor units, first installment paid late"
+    assert loan["steps"][-2:] == ["6 repayments collected by `lendkit daily`; paid off",
+                                  "each of 3 investors received their principal back to the cent"]
+    assert loan["detail"] == loan["steps"][-1] and loan["steps"][0].startswith("applied, approved by reviewer and risk")
+    assert books["name"] == "the books balance and reconcile with the bank every day"
+    assert books["detail"].endswith(" days reconciled, no difference")
     with tenant_context(tenant_b):  # the rehearsal never touched the tenant's own books or users
         after = (db.session.scalar(select(func.count(JournalEntry.id))), db.session.scalar(select(func.count(User.id))))
     assert after == before
     checks = run_gate(tenant_b, "tested")
     assert all(c.passed for c in checks) and checks[-1].name == "acceptance suite passes"
     assert db.session.scalar(select(func.count(AcceptanceRun.id))) == 1  # the recorded run was read, not redone
+
+
+def test_the_suite_is_written_in_the_language_of_whoever_runs_it(tenant_b, lendkit):
+    """`--locale zh_CN`: scenarios, steps and report in Chinese, stored as such (plain strings, same shape)."""
+    result = lendkit("tenant", "accept", "beta", "--locale", "zh_CN")
+    assert result.exit_code == 0, result.output
+    name = "personal：equal_installment，6 个月，100000（最小货币单位），首期逾期还款"
+    assert f"[pass] {name}" in result.output
+    assert "已申请，经审核员和风控专员审核通过，按年利率" in result.output
+    assert "3 位出借人均收回全部本金，分毫不差" in result.output
+    assert "[pass] 账目平衡，且每天与银行对账一致" in result.output
+    assert "beta：全部 1 笔验收借款均走完了全部生命周期，账目平衡" in result.output
+    assert "investors" not in result.output and "minor units" not in result.output
+    loan, books = latest_run(tenant_b).scenarios
+    assert set(loan) == {"name", "passed", "detail", "steps"} and all(type(line) is str for line in loan["steps"])
+    assert loan["name"] == name and loan["detail"] == "3 位出借人均收回全部本金，分毫不差"
+    assert "`lendkit daily` 收取了 6 笔还款；已结清" in loan["steps"]
+    assert books["detail"].startswith("已对账 ") and books["detail"].endswith(" 天，无差异")
+    checks = run_gate(tenant_b, "tested")  # the gate shows the run as it was stored
+    assert [str(c.name) for c in checks[:2]] == [f"acceptance: {name}", "acceptance: 账目平衡，且每天与银行对账一致"]
+    assert lendkit("tenant", "accept", "beta", "--locale", "fr").exit_code == 2  # only the shipped locales
 
 
 def test_the_gate_fails_without_a_run_of_the_current_configuration(tenant_b, lendkit):
@@ -105,6 +133,8 @@ def test_a_tenant_without_products_cannot_pass(tenant_b):
     run_acceptance(tenant_b, actor="test")
     checks = run_gate(tenant_b, "tested")
     assert not checks[-1].passed and "no loan products" in checks[0].detail
+    run = run_acceptance(tenant_b, actor="test", locale="zh_CN")
+    assert run.scenarios == [{"name": "借款产品", "passed": False, "detail": "该租户没有借款产品，无可验收", "steps": []}]
 
 
 def test_a_change_made_in_the_admin_console_calls_for_a_new_run(tenant_b, lendkit):
@@ -151,4 +181,7 @@ def test_a_worker_runs_the_suite_with_its_daily_steps_in_process(app, tenant_b, 
 
     monkeypatch.setattr(celery.result, "task_join_will_block", lambda: True)  # what a worker process sets
     run = acceptance._record_start(tenant_b, actor="worker")
-    assert accept.run(tenant_b.id, run.id) is True, acceptance.latest_run(tenant_b).scenarios
+    assert accept.run(tenant_b.id, run.id, "zh_CN") is True, acceptance.latest_run(tenant_b).scenarios
+    loan, books = acceptance.latest_run(tenant_b).scenarios  # in the starter's language, not the worker's
+    assert loan["name"].startswith("personal：equal_installment，6 个月") and books["name"] == "账目平衡，且每天与银行对账一致"
+    assert "3 位出借人均收回全部本金，分毫不差" in loan["steps"]

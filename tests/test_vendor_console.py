@@ -197,6 +197,26 @@ def test_the_console_seeds_the_demo_and_runs_the_acceptance_suite(console, opera
     assert console.post("/console/tenants/nobody/accept").status_code == 404
 
 
+def test_a_suite_run_from_a_chinese_console_page_is_recorded_in_chinese(console, operator, tenant_b):
+    from core.delivery.acceptance import latest_run
+
+    zh = {"Accept-Language": "zh-CN"}
+    signed_in(console, operator)
+    tenant_b.stage = "configured"
+    db.session.commit()
+    assert console.post("/console/tenants/beta/accept", headers=zh).status_code == 302  # no broker: run in-request
+    run = latest_run(tenant_b)
+    assert run.passed, run.scenarios
+    loan, books = run.scenarios
+    assert loan["name"] == "personal：equal_installment，6 个月，100000（最小货币单位），首期逾期还款"
+    assert "3 位出借人均收回全部本金，分毫不差" in loan["steps"] and books["name"] == "账目平衡，且每天与银行对账一致"
+    page = console.get("/console/tenants/beta", headers=zh).get_data(as_text=True)
+    assert loan["name"] in page and "`lendkit daily` 收取了 6 笔还款；已结清" in page
+    assert "minor units" not in page and "investors received" not in page
+    english = console.get("/console/tenants/beta").get_data(as_text=True)  # stored as its starter wrote it
+    assert loan["name"] in english
+
+
 def test_a_suite_running_on_a_worker_shows_as_running_and_is_not_started_twice(console, operator, tenant_b,
                                                                               monkeypatch):
     """With a broker the console only records the start and queues the suite: no request waits for it."""
@@ -212,7 +232,7 @@ def test_a_suite_running_on_a_worker_shows_as_running_and_is_not_started_twice(c
     page = console.post("/console/tenants/beta/accept", follow_redirects=True).get_data(as_text=True)
     assert "running on a worker" in page and 'data-run="running"' in page
     run = acceptance.latest_run(tenant_b)
-    assert queued == [("delivery.accept", (run.id,))] and run.finished_at is None and run.passed is None
+    assert queued == [("delivery.accept", (run.id, "en"))] and run.finished_at is None and run.passed is None
     gate = {check.name: check for check in run_gate(tenant_b, "tested")}
     assert not gate["acceptance suite passes"].passed and "is running since" in gate["acceptance suite passes"].detail
     again = console.post("/console/tenants/beta/accept", follow_redirects=True).get_data(as_text=True)
@@ -238,3 +258,6 @@ def test_a_suite_that_cannot_run_is_recorded_as_failed_not_left_running(app, ten
     run = acceptance.run_acceptance(tenant_b, actor="Olga Operator")
     assert run.finished_at is not None and run.passed is False
     assert run.scenarios[0]["detail"] == "the acceptance suite could not run: RuntimeError: no disk left"
+    run = acceptance.run_acceptance(tenant_b, actor="Olga Operator", locale="zh_CN")
+    assert run.scenarios[0]["name"] == "验收测试可运行"
+    assert run.scenarios[0]["detail"] == "验收测试无法运行：RuntimeError: no disk left"

@@ -18,17 +18,24 @@ no test traffic and its real books are untouched. The outcome is recorded
 (:class:`~core.delivery.models.AcceptanceRun`) against the configuration's
 digest: the ``tested`` gate passes on a passing run of the current
 configuration.
+
+The outcome's texts (scenario names, steps, failure details) are written in the
+language of whoever starts the run (``locale``; by default the current one) and
+stored as plain strings: the console, the gate and the CLI show them as stored.
 """
 from __future__ import annotations
 
 import copy
 import tempfile
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from core.extensions import db
@@ -52,8 +59,12 @@ class Scenario:
 
     @property
     def name(self) -> str:
-        late = ", first installment paid late" if self.late else ""
-        return f"{self.product}: {self.method}, {self.months} months, {self.amount} minor units{late}"
+        """The scenario as a reader sees it, in the current locale."""
+        values = dict(product=self.product, method=self.method, months=self.months, amount=self.amount)
+        if self.late:
+            return _("%(product)s: %(method)s, %(months)s months, %(amount)s minor units, first installment paid late",
+                     **values)
+        return _("%(product)s: %(method)s, %(months)s months, %(amount)s minor units", **values)
 
 
 @dataclass
@@ -146,16 +157,16 @@ def _list_and_fund(scenario: Scenario, cast, staff, outcome: Outcome) -> _Life:
     product = product_of(tenant, scenario.product)
     reviewer, risk = staff
     profile = best_profile(tenant, product)  # each loan's borrower has the best grade its product serves
-    _expect(profile is not None, "the product serves no credit grade: its rates overlap no grade's band")
+    _expect(profile is not None, _("the product serves no credit grade: its rates overlap no grade's band"))
     borrower = cast.user("borrower", kind=scenario.borrower_type, profile=profile)
     try:
         loan = cast.listed_loan(borrower, reviewer, risk, amount=scenario.amount, months=scenario.months,
                                 method=scenario.method, product=scenario.product, purpose="Working capital")
     except Exception as exc:  # a refusal is the finding: the product cannot be lent as configured
-        raise ScenarioFailed(f"the application was refused: {describe(exc)}") from exc
-    _expect(loan.status == "listed", f"after both approvals the loan is {loan.status}, not listed")
-    step(f"applied, approved by reviewer and risk officer, listed at {loan.annual_rate} "
-         f"(grade {loan.disclosure.get('grade')})")
+        raise ScenarioFailed(_("the application was refused: %(reason)s", reason=describe(exc))) from exc
+    _expect(loan.status == "listed", _("after both approvals the loan is %(status)s, not listed", status=loan.status))
+    step(_("applied, approved by reviewer and risk officer, listed at %(rate)s (grade %(grade)s)",
+           rate=loan.annual_rate, grade=loan.disclosure.get("grade")))
 
     bids = bids_for(loan.amount, min_bid=product["min_bid"], step=product["bid_step"],
                     max_bid=product.get("max_bid_per_investor"))
@@ -163,24 +174,29 @@ def _list_and_fund(scenario: Scenario, cast, staff, outcome: Outcome) -> _Life:
     try:
         cast.fund(loan, investors, bids)
     except Exception as exc:
-        raise ScenarioFailed(f"bidding failed: {describe(exc)}") from exc
+        raise ScenarioFailed(_("bidding failed: %(reason)s", reason=describe(exc))) from exc
     loan = get_loan(loan.id)
-    _expect(loan.status == "repaying", f"fully bid, the loan is {loan.status}, not disbursed and repaying")
-    step(f"funded by {len(investors)} investors and disbursed: service fee {_money(loan.service_fee, currency)}, "
-         f"reserve contribution {_money(loan.reserve_contribution, currency)}")
+    _expect(loan.status == "repaying",
+            _("fully bid, the loan is %(status)s, not disbursed and repaying", status=loan.status))
+    step(_("funded by %(count)s investors and disbursed: service fee %(fee)s, reserve contribution %(reserve)s",
+           count=len(investors), fee=_money(loan.service_fee, currency),
+           reserve=_money(loan.reserve_contribution, currency)))
 
     contracts = db.session.scalars(select(LoanContract).where(LoanContract.loan_id == loan.id)).all()
     locales = sorted(c.locale for c in contracts)
-    _expect(locales == sorted(tenant.locales), f"contracts in {locales}, the tenant's locales are {sorted(tenant.locales)}")
+    _expect(locales == sorted(tenant.locales), _("contracts in %(locales)s, the tenant's locales are %(expected)s",
+                                                 locales=str(locales), expected=str(sorted(tenant.locales))))
     for contract in contracts:
         for kind, body in (("PDF", contract.pdf), ("HTML", contract.html.encode("utf-8"))):
             verdict = verify_bytes(body)
-            _expect(verdict.valid, f"the {contract.locale} {kind} contract does not verify: {verdict.line}")
-    step(f"contract signed and verified in {', '.join(locales)} (HTML and PDF)")
+            _expect(verdict.valid, _("the %(locale)s %(kind)s contract does not verify: %(reason)s",
+                                     locale=contract.locale, kind=kind, reason=verdict.line))
+    step(_("contract signed and verified in %(locales)s (HTML and PDF)", locales=", ".join(locales)))
 
     installments = db.session.scalars(select(Installment).where(Installment.loan_id == loan.id)
                                       .order_by(Installment.number)).all()
-    _expect(sum(i.principal for i in installments) == loan.amount, "the schedule's principal does not sum to the amount")
+    _expect(sum(i.principal for i in installments) == loan.amount,
+            _("the schedule's principal does not sum to the amount"))
     life = _Life(scenario, outcome, borrower, loan.id, product, owed=sum(i.total_due for i in installments))
     if scenario.late:
         # the borrower spends the proceeds, so nothing is there when the first installment falls due
@@ -203,13 +219,14 @@ def _check_late(life: _Life) -> None:
     first = db.session.scalar(select(Installment).where(Installment.loan_id == life.loan_id)
                               .order_by(Installment.number).limit(1))
     late_by = product["grace_days"] + 2
-    _expect(first.status == "overdue", f"unpaid {late_by} days after its due date the first installment is "
-                                       f"{first.status}, not overdue")
+    _expect(first.status == "overdue", _("unpaid %(days)s days after its due date the first installment is "
+                                         "%(status)s, not overdue", days=late_by, status=first.status))
     expected = product["late_fee"] > 0 or Decimal(str(product["penalty_daily_rate"])) > 0
     _expect(first.penalty + first.late_fee > 0 or not expected,
-            "no penalty interest or late fee was charged on the overdue installment")
-    life.outcome.steps.append(f"first installment overdue after the {product['grace_days']} grace days: "
-                              f"late fee {first.late_fee}, penalty {first.penalty} (minor units)")
+            _("no penalty interest or late fee was charged on the overdue installment"))
+    life.outcome.steps.append(_("first installment overdue after the %(days)s grace days: late fee %(late_fee)s, "
+                                "penalty %(penalty)s (minor units)", days=product["grace_days"],
+                                late_fee=first.late_fee, penalty=first.penalty))
 
 
 def _check_paid_off(life: _Life) -> None:
@@ -217,19 +234,23 @@ def _check_paid_off(life: _Life) -> None:
     from core.lending.models import Claim, Distribution, Repayment
 
     loan = get_loan(life.loan_id)
-    _expect(loan.status == "paid_off", f"after every due date the loan is {loan.status}, not paid off "
-                                       f"({loan.principal_outstanding} principal outstanding)")
+    _expect(loan.status == "paid_off", _("after every due date the loan is %(status)s, not paid off "
+                                         "(%(outstanding)s principal outstanding)", status=loan.status,
+                                         outstanding=loan.principal_outstanding))
     repaid = db.session.scalar(select(func.count(Repayment.id)).where(Repayment.loan_id == loan.id,
                                                                       Repayment.state == "done"))
-    life.outcome.steps.append(f"{repaid} repayments collected by `lendkit daily`; paid off")
+    life.outcome.steps.append(_("%(count)s repayments collected by %(command)s; paid off", count=repaid,
+                                command="`lendkit daily`"))
     claims = dict(db.session.execute(select(Claim.holder_id, Claim.share).where(Claim.loan_id == loan.id)).all())
     received = dict(db.session.execute(
         select(Distribution.holder_id, func.sum(Distribution.principal))
         .join(Repayment, Repayment.id == Distribution.repayment_id)
         .where(Repayment.loan_id == loan.id, Repayment.state == "done")
         .group_by(Distribution.holder_id)).all())
-    _expect({k: int(v) for k, v in received.items()} == claims, "investors did not get exactly their principal back")
-    life.outcome.steps.append(f"each of {len(claims)} investors received their principal back to the cent")
+    _expect({k: int(v) for k, v in received.items()} == claims,
+            _("investors did not get exactly their principal back"))
+    life.outcome.steps.append(_("each of %(count)s investors received their principal back to the cent",
+                                count=len(claims)))
 
 
 def _fail(outcome: Outcome, exc: Exception) -> None:
@@ -281,12 +302,15 @@ def _live_all(suite: list[Scenario], cast) -> list[Outcome]:
             life.outcome.detail = life.outcome.steps[-1]
         except Exception as exc:
             _fail(life.outcome, exc)
-    books = Outcome("the books balance and reconcile with the bank every day")
+    books = Outcome(_("the books balance and reconcile with the bank every day"))
     problems = verify()
     differences = reconcile_every_day()
     books.passed = not problems and not differences
-    books.detail = ("; ".join(problems[:3]) or f"{len(differences)} differences between the ledger and the bank"
-                    if not books.passed else f"{len(days)} days reconciled, no difference")
+    if books.passed:
+        books.detail = _("%(count)s days reconciled, no difference", count=len(days))
+    else:  # the ledger's own problems are shown as they come
+        books.detail = "; ".join(problems[:3]) or _(
+            "%(count)s differences between the ledger and the bank", count=len(differences))
     outcomes.append(books)
     return outcomes
 
@@ -305,14 +329,17 @@ def _rehearsal_config(config: dict, folder: Path) -> dict:
 
 
 def rehearse(tenant, suite: list[Scenario]) -> list[Outcome]:
-    """Live every scenario of ``suite`` with ``tenant``'s configuration in a throwaway database."""
+    """Live every scenario of ``suite`` with ``tenant``'s configuration in a throwaway database; the outcomes
+    are written in the caller's locale (the rehearsal's own app would otherwise pick its own)."""
     from core import jobs
     from core.app import create_app
     from core.delivery.rehearsal import Cast
+    from core.i18n import current_locale
     from core.tenancy import tenant_context
     from core.tenancy.models import Tenant, TenantHost
 
     outer = current_app.config
+    locale = current_locale()
     with tempfile.TemporaryDirectory(prefix="lendkit-acceptance-") as tmp:
         folder = Path(tmp)
         settings = {name: outer[name] for name in CARRIED_SETTINGS if name in outer}
@@ -331,7 +358,7 @@ def rehearse(tenant, suite: list[Scenario]) -> list[Outcome]:
                 copy_.hosts.append(TenantHost(host=f"{tenant.slug}.acceptance.invalid"))
                 db.session.add(copy_)
                 db.session.commit()
-                with tenant_context(copy_):
+                with tenant_context(copy_), force_locale(locale):
                     cast = Cast()
                     cast.open_platform()
                     outcomes = _live_all(suite, cast)
@@ -342,9 +369,10 @@ def rehearse(tenant, suite: list[Scenario]) -> list[Outcome]:
     return outcomes
 
 
-def run_acceptance(tenant, actor: str):
-    """Generate ``tenant``'s suite, rehearse it, record and return the :class:`AcceptanceRun` (here and now)."""
-    return finish_acceptance(_record_start(tenant, actor).id)
+def run_acceptance(tenant, actor: str, locale: str | None = None):
+    """Generate ``tenant``'s suite, rehearse it, record and return the :class:`AcceptanceRun` (here and now).
+    Its texts are written in ``locale`` (``en``, ``zh_CN``; by default the current locale)."""
+    return finish_acceptance(_record_start(tenant, actor).id, locale=locale)
 
 
 #: A run not finished after this long is taken for lost (its worker died): another may start.
@@ -359,19 +387,22 @@ class AlreadyRunning(Exception):
         self.run = run
 
 
-def start_acceptance(tenant, actor: str):
+def start_acceptance(tenant, actor: str, locale: str | None = None):
     """Record a run as started and hand it to a Celery worker (in-process when no broker is configured, so
     then it is finished on return): the vendor console's way, so no request waits for a suite. Raises
-    :class:`AlreadyRunning` while another run of the tenant is running."""
+    :class:`AlreadyRunning` while another run of the tenant is running. The run's texts are written in
+    ``locale`` (by default the current locale: the starter's, not the worker's)."""
+    from core.i18n import current_locale
     from core.jobs import dispatch
     from core.tenancy import tenant_context
 
     running = latest_run(tenant)
     if running is not None and running.finished_at is None and not _lost(running):
         raise AlreadyRunning(running)
+    locale = locale or current_locale()
     run_id = _record_start(tenant, actor).id
     with tenant_context(tenant):
-        dispatch("delivery.accept", run_id)
+        dispatch("delivery.accept", run_id, locale)
     db.session.expire_all()
     return latest_run(tenant)
 
@@ -394,9 +425,10 @@ def _record_start(tenant, actor: str):
     return run
 
 
-def finish_acceptance(run_id: int):
+def finish_acceptance(run_id: int, locale: str | None = None):
     """Rehearse the run's tenant as configured now and record the outcome (a run finished already is left as
-    it is). A suite that cannot run is recorded as a failed run saying why, never left running."""
+    it is). A suite that cannot run is recorded as a failed run saying why, never left running. The outcome's
+    texts are written in ``locale`` (by default the current locale) and stored as plain strings."""
     from core.delivery.models import AcceptanceRun
     from core.delivery.stages import configuration_digest
     from core.tenancy.models import Tenant, utcnow
@@ -406,13 +438,15 @@ def finish_acceptance(run_id: int):
         return run
     tenant = db.session.get(Tenant, run.tenant_id)
     digest = configuration_digest(tenant)
-    try:
-        suite = scenarios(tenant.config)
-        outcomes = rehearse(tenant, suite) if suite else [
-            Outcome("loan products", False, "the tenant has no loan products; there is nothing to accept")]
-    except Exception as exc:  # noqa: BLE001 - recorded: the operator sees why, and may run it again
-        db.session.rollback()
-        outcomes = [Outcome("the suite runs", False, f"the acceptance suite could not run: {type(exc).__name__}: {exc}")]
+    with force_locale(locale) if locale else nullcontext():
+        try:
+            suite = scenarios(tenant.config)
+            outcomes = rehearse(tenant, suite) if suite else [
+                Outcome(_("loan products"), False, _("the tenant has no loan products; there is nothing to accept"))]
+        except Exception as exc:  # noqa: BLE001 - recorded: the operator sees why, and may run it again
+            db.session.rollback()
+            outcomes = [Outcome(_("the suite runs"), False, _("the acceptance suite could not run: %(error)s",
+                                                              error=f"{type(exc).__name__}: {exc}"))]
     run = db.session.get(AcceptanceRun, run_id)
     run.config_digest = digest
     run.passed = all(o.passed for o in outcomes)

@@ -5,9 +5,15 @@ from core.jobs import celery
 
 
 @celery.task(name="delivery.accept")
-def accept(tenant_id: int, run_id: int):
-    """Run a tenant's acceptance suite started from the vendor console (core.delivery.acceptance)."""
+def accept(tenant_id: int, run_id: int, locale: str | None = None):
+    """Run a tenant's acceptance suite started from the vendor console (core.delivery.acceptance), its texts
+    written in ``locale``: the starter's (``en``, ``zh_CN``; None: the worker's current locale)."""
+    from contextlib import nullcontext
+
+    from flask_babel import force_locale
+
     from core.delivery.acceptance import finish_acceptance
 
-    run = finish_acceptance(run_id)
+    with force_locale(locale) if locale else nullcontext():
+        run = finish_acceptance(run_id, locale=locale)
     return None if run is None else run.passed

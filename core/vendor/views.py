@@ -160,12 +160,13 @@ def tenant_manuals(slug):
 @operator_required
 def tenant_accept(slug):
     from core.delivery.acceptance import AlreadyRunning, start_acceptance
+    from core.i18n import current_locale
 
     found = _tenant(slug)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        run = start_acceptance(found, actor=g.operator.name)
+    try:  # the run's texts are written in this page's language, whoever's worker runs it
+        run = start_acceptance(found, actor=g.operator.name, locale=current_locale())
     except AlreadyRunning as running:
         flash(_("The acceptance suite is running already (run %(id)d, started %(when)s).", id=running.run.id,
                 when=format_datetime(running.run.started_at, "short")), "error")

@@ -36,6 +36,21 @@ def test_an_operator_runs_the_acceptance_suite_from_the_console(live_server, pag
     assert "The acceptance suite passed" in text, text[:2000]
     assert "personal: equal_installment" in text and "business: bullet" in text
     screenshot(page, "vendor-console-acceptance-en")
+    # run from a Chinese page, the run's scenarios and steps are written (and stored) in Chinese
+    page.set_extra_http_headers({"Accept-Language": "zh-CN"})
+    page.goto(console + "tenants/demo-en")
+    page.get_by_role("button", name="运行验收测试").click()
+    page.wait_for_load_state()
+    text = page.locator("body").inner_text()
+    assert "验收测试通过" in text, text[:2000]
+    page.locator("details").evaluate_all("elements => elements.forEach(e => e.open = true)")  # show the steps
+    scenarios = page.locator("ul.checks").last.inner_text()
+    assert "personal：equal_installment" in scenarios and "business：bullet" in scenarios, scenarios
+    assert "位出借人均收回全部本金，分毫不差" in scenarios and "账目平衡，且每天与银行对账一致" in scenarios, scenarios
+    assert "minor units" not in scenarios and "investors" not in scenarios, scenarios
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # nothing overflows
+    screenshot(page, "vendor-console-acceptance-zh_CN")
+    page.set_extra_http_headers({})
     # a run a worker has not finished yet: shown as running, in either language
     from core.delivery.acceptance import _record_start
 
