@@ -26,6 +26,21 @@ class World(Cast):
         return {"Authorization": f"Bearer {token}"}
 
 
+def texts_sent(monkeypatch) -> list[str]:
+    """Every SMS text sent from now on (still sent through the tenant's gateway), in order."""
+    from core.accounts import sms
+
+    sent: list[str] = []
+    real = sms.send_text
+
+    def recording(tenant, mobile, text):
+        sent.append(text)
+        return real(tenant, mobile, text)
+
+    monkeypatch.setattr(sms, "send_text", recording)
+    return sent
+
+
 def books_are_clean() -> list[str]:
     """Every problem of the bound tenant's books (cached vs derived balances, unbalanced entries)."""
     from core.ledger.balances import verify

@@ -14,7 +14,7 @@ from core.lending.errors import LendingError
 from core.lending.lifecycle import get_loan
 from core.lending.models import Bid, Loan
 from core.tenancy.models import utcnow
-from lending_support import TX_PASSWORD, books_are_clean
+from lending_support import TX_PASSWORD, books_are_clean, texts_sent
 
 
 def _frozen(user) -> int:
@@ -80,16 +80,7 @@ def test_a_listing_past_its_deadline_fails_and_every_bid_is_unfrozen(world, peop
 def test_a_bid_and_its_release_text_the_investor_once_each(world, people, monkeypatch):
     """The "bid placed" text says the amount is frozen and the "not funded" text that it is unfrozen: the
     custody movements behind them send no money_moved text of their own on top."""
-    from core.accounts import sms
-
-    sent = []
-    real = sms.send_text
-
-    def recording(tenant, mobile, text):
-        sent.append(text)
-        return real(tenant, mobile, text)
-
-    monkeypatch.setattr(sms, "send_text", recording)
+    sent = texts_sent(monkeypatch)
     loan = world.listed_loan(people.borrower, people.reviewer, people.risk)
     sent.clear()
     place_bid(people.investors[0], loan.id, 100_000, transaction_password=TX_PASSWORD)

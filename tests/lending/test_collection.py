@@ -14,7 +14,7 @@ from core.lending import collection, repayment
 from core.lending.daily import collect, collect_ids, run_step
 from core.lending.lifecycle import get_loan
 from core.lending.models import Claim, Distribution, Installment, Repayment
-from lending_support import books_are_clean, reconcile_all_days
+from lending_support import books_are_clean, reconcile_all_days, texts_sent
 
 
 def _loans(world, count=3, *, investors=None, borrower=None, funds=600_000, months=3):
@@ -185,16 +185,7 @@ def test_a_batch_the_bank_answers_later_is_settled_by_the_next_run(world, monkey
 
 
 def test_a_collection_texts_each_borrower_per_installment_and_each_holder_once_a_day(world, monkeypatch):
-    from core.accounts import sms
-
-    sent = []
-    real = sms.send_text
-
-    def recording(tenant, mobile, text):
-        sent.append(text)
-        return real(tenant, mobile, text)
-
-    monkeypatch.setattr(sms, "send_text", recording)
+    sent = texts_sent(monkeypatch)
     loans, investors = _loans(world)
     day = _first_due()
     sent.clear()
