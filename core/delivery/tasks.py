@@ -8,12 +8,7 @@ from core.jobs import celery
 def accept(tenant_id: int, run_id: int, locale: str | None = None):
     """Run a tenant's acceptance suite started from the vendor console (core.delivery.acceptance), its texts
     written in ``locale``: the starter's (``en``, ``zh_CN``; None: the worker's current locale)."""
-    from contextlib import nullcontext
-
-    from flask_babel import force_locale
-
     from core.delivery.acceptance import finish_acceptance
 
-    with force_locale(locale) if locale else nullcontext():
-        run = finish_acceptance(run_id, locale=locale)
+    run = finish_acceptance(run_id, locale=locale)  # it writes the texts under force_locale(locale)
     return None if run is None else run.passed
