@@ -16,9 +16,10 @@ account) or ``posted`` at once; a pending entry is later posted or voided::
 * Entries are never edited; :func:`reverse` books the opposite lines.
 
 Concurrency: every write runs in :func:`writing`, one transaction that locks
-the affected account rows (``SELECT … FOR UPDATE`` in id order on
-PostgreSQL; on SQLite a process lock plus ``BEGIN IMMEDIATE`` serialise
-writers). Two writers racing on one idempotency key: the second finds the key
+the affected account rows in id order on PostgreSQL (a small entry: the server
+function ``lendkit_ledger_record`` updates each account conditionally, see
+:func:`write_entry`; a large one: ``SELECT … FOR UPDATE``); on SQLite a process
+lock plus ``BEGIN IMMEDIATE`` serialise writers. Two writers racing on one idempotency key: the second finds the key
 taken (PostgreSQL: ``ON CONFLICT DO NOTHING``; SQLite: checked under the write
 lock) and returns the first one's entry; a unique-key error from any other
 race is caught, the entry re-read and returned.
@@ -84,6 +85,10 @@ __all__ = [
 MAX_KEY = 200
 #: Rows per statement when SQLite must bind every value (its variable limit).
 _SQLITE_CHUNK = 500
+#: PostgreSQL: an entry moving at most this many accounts is written by the server function
+#: ``lendkit_ledger_record`` (one round trip, one conditional UPDATE per account); a larger one
+#: by the set-based statements below (one lock, one write), which are faster for thousands of rows.
+SMALL_ENTRY = 32
 
 
 @dataclass(frozen=True)
@@ -302,6 +307,11 @@ JOIN (SELECT account_id, COALESCE(SUM(amount) FILTER (WHERE amount > 0), 0) AS d
              COALESCE(SUM(amount) FILTER (WHERE amount < 0), 0) AS credit
       FROM journal_line WHERE tenant_id = $1 AND entry_id = $2 GROUP BY account_id) AS l ON l.account_id = a.id
 WHERE a.tenant_id = $1 ORDER BY a.id FOR UPDATE OF a"""),
+    # a small entry checked and written by the server function (migration 0018): (entry id, outcome)
+    "lendkit_ledger_record": (
+        "integer, varchar, varchar, varchar, varchar, boolean, integer, varchar, date, timestamptz,"
+        " varchar[], bigint[], varchar[]", """
+SELECT o_entry_id, o_outcome FROM lendkit_ledger_record($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"""),
     # entry, lines and balances in ONE statement; no row at all when the key is taken already
     "lendkit_ledger_write": (
         "integer, varchar, varchar, varchar, varchar, varchar, integer, varchar, date, timestamptz, timestamptz,"
@@ -363,8 +373,9 @@ def _pg_ints(values) -> str:
 
 
 def _pg_texts(values) -> str:
-    """A PostgreSQL array literal of strings, every element quoted."""
-    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+    """A PostgreSQL array literal of strings, every element quoted; None is NULL."""
+    return "{" + ",".join("NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                          for v in values) + "}"
 
 
 def _lock_accounts(tx: Transaction, *, codes=None, ids=None) -> list:
@@ -489,7 +500,11 @@ def write_entry(
     """Record an entry inside ``tx``; return ``(entry, created)`` (False: an idempotent replay).
 
     SQLite: the key is checked first, under the database's write lock.
-    PostgreSQL: the accounts are locked (one statement), checked here, then ONE
+    PostgreSQL, at most :data:`SMALL_ENTRY` accounts: ONE call of the server
+    function ``lendkit_ledger_record`` (migration 0018) checks and writes it, or
+    reports a replay or a refusal having written nothing; a refusal is then
+    explained by the checks below (same rules, kept equal by a property test).
+    PostgreSQL, a larger entry: the accounts are locked (one statement), checked here, then ONE
     statement inserts the entry (``ON CONFLICT DO NOTHING`` on the key), its
     lines and the new balances; when the key is taken, nothing is written and
     the first entry is replayed. (Locking and checking inside that one statement
@@ -522,6 +537,19 @@ def write_entry(
         existing = session.execute(select(JournalEntry.id).where(JournalEntry.idempotency_key == key)).first()
         if existing is not None:
             return _replay(entry_by_key(key), digest, key), False
+    elif len({code for code, _, _ in norm}) <= SMALL_ENTRY:
+        entry_id, outcome = _pg(
+            tx, "lendkit_ledger_record",
+            tx.tenant_id, key, digest, kind, values["memo"], pending, reversal_of, request_no,
+            values["value_date"] or now.date(), now,
+            _pg_texts([code for code, _, _ in norm]), _pg_ints(amount for _, amount, _ in norm),
+            _pg_texts([currency for _, _, currency in norm]),
+        ).one()
+        if outcome == "created":
+            return _attached(tx, entry_id, values), True
+        if outcome == "replay":
+            return _replay(entry_by_key(key), digest, key), False
+        # refused, and nothing written: the checks below say why (on rows this transaction now locks)
 
     rows = _lock_accounts(tx, codes=[code for code, _, _ in norm])
     try:
