@@ -14,14 +14,37 @@ target_metadata = db.metadata
 
 
 def run_with(connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
+    """Run the migrations on ``connection``.
+
+    SQLite: batch mode copies a table to change it and drops the old one; with
+    foreign keys enforced, that DROP deletes (``ON DELETE CASCADE``) or refuses
+    (``FOREIGN KEY constraint failed``) every row that refers to the table. So,
+    as SQLite's documentation for such changes says, enforcement is off while
+    the migrations run, ``PRAGMA foreign_key_check`` must then find nothing
+    before the commit, and enforcement is on again afterwards.
+    """
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")  # no effect inside a transaction: before it
+        connection.commit()  # ends what the PRAGMA began, so the migrations' transaction is their own
+    try:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=sqlite,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migrations left rows whose foreign keys point nowhere: {broken[:5]}")
+    finally:
+        if sqlite:
+            connection.rollback()  # nothing open after a success; after a failure, what it left
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
 
 
 def run_migrations_offline() -> None:
