@@ -15,7 +15,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
-    ForeignKey,
+    ForeignKeyConstraint,
     Integer,
     LargeBinary,
     String,
@@ -61,6 +61,7 @@ class User(TenantScoped, db.Model):
         UniqueConstraint("tenant_id", "mobile_index"),
         CheckConstraint(_in("kind", USER_KINDS), name="kind"),
         CheckConstraint(_in("status", USER_STATUSES), name="status"),
+        UniqueConstraint("tenant_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -161,10 +162,12 @@ class UserRole(TenantScoped, db.Model):
     __table_args__ = (
         UniqueConstraint("tenant_id", "user_id", "role"),
         CheckConstraint(_in("role", ROLES), name="role"),
+        ForeignKeyConstraint(["tenant_id", "user_id"], ["user_account.tenant_id", "user_account.id"],
+                             ondelete="CASCADE"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(index=True)
     #: One of :data:`ROLES`.
     role: Mapped[str] = mapped_column(String(32))
     granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -181,10 +184,12 @@ class AuthSession(TenantScoped, db.Model):
     __table_args__ = (
         UniqueConstraint("token_hash"),
         CheckConstraint(_in("kind", SESSION_KINDS), name="kind"),
+        ForeignKeyConstraint(["tenant_id", "user_id"], ["user_account.tenant_id", "user_account.id"],
+                             ondelete="CASCADE"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(index=True)
     #: ``web`` (cookie) or ``api`` (bearer token).
     kind: Mapped[str] = mapped_column(String(8))
     #: SHA-256 of the token; the token itself is only ever with the client.
@@ -241,10 +246,13 @@ class KycApplication(TenantScoped, db.Model):
     __table_args__ = (
         CheckConstraint(_in("kind", KYC_KINDS), name="kind"),
         CheckConstraint(_in("status", KYC_STATUSES), name="status"),
+        ForeignKeyConstraint(["tenant_id", "user_id"], ["user_account.tenant_id", "user_account.id"],
+                             ondelete="CASCADE"),
+        UniqueConstraint("tenant_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(index=True)
     #: ``person`` or ``enterprise``.
     kind: Mapped[str] = mapped_column(String(16))
     #: ``pending`` review, ``approved`` or ``rejected`` (see :data:`KYC_TRANSITIONS`).
@@ -311,10 +319,14 @@ class KycDocument(TenantScoped, db.Model):
     """An uploaded image (ID card side, business licence), stored encrypted under the instance folder."""
 
     __tablename__ = "kyc_document"
-    __table_args__ = (CheckConstraint(_in("kind", DOCUMENT_KINDS), name="kind"),)
+    __table_args__ = (
+        CheckConstraint(_in("kind", DOCUMENT_KINDS), name="kind"),
+        ForeignKeyConstraint(["tenant_id", "application_id"], ["kyc_application.tenant_id", "kyc_application.id"],
+                             ondelete="CASCADE"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("kyc_application.id", ondelete="CASCADE"), index=True)
+    application_id: Mapped[int] = mapped_column(index=True)
     #: ``id_front``, ``id_back``, ``id_holding`` or ``business_licence``.
     kind: Mapped[str] = mapped_column(String(32))
     #: ``image/jpeg`` or ``image/png``, from the file's first bytes.
@@ -335,10 +347,12 @@ class BankCard(TenantScoped, db.Model):
     __table_args__ = (
         UniqueConstraint("tenant_id", "card_index"),
         CheckConstraint(_in("status", CARD_STATUSES), name="status"),
+        ForeignKeyConstraint(["tenant_id", "user_id"], ["user_account.tenant_id", "user_account.id"],
+                             ondelete="CASCADE"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(index=True)
     #: The card number (12-19 digits), sealed.
     card_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     #: Blind index of the card number (one card, one account).

@@ -18,14 +18,14 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     CheckConstraint,
     Date,
     DateTime,
-    ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
+    JSON,
     String,
     UniqueConstraint,
 )
@@ -66,6 +66,7 @@ class CustodyInstruction(TenantScoped, db.Model):
         CheckConstraint(_in("kind", INSTRUCTION_KINDS), name="kind"),
         CheckConstraint(_in("state", INSTRUCTION_STATES), name="state"),
         Index("ix_custody_instruction_tenant_id_state", "tenant_id", "state"),
+        ForeignKeyConstraint(["tenant_id", "entry_id"], ["journal_entry.tenant_id", "journal_entry.id"]),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -86,7 +87,7 @@ class CustodyInstruction(TenantScoped, db.Model):
     #: Whose account an ``open_account`` opens: ``user:42`` or ``platform:fee_income``.
     owner: Mapped[str | None] = mapped_column(String(64))
     #: The pending ledger entry it posts when confirmed (None for open_account).
-    entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entry.id"))
+    entry_id: Mapped[int | None] = mapped_column()
     #: The bank's reference once it has one.
     bank_ref: Mapped[str | None] = mapped_column(String(64))
     #: Why the bank refused, or the last transport failure (``read_timeout``…).
@@ -118,6 +119,7 @@ class ReconciliationRun(TenantScoped, db.Model):
     __table_args__ = (
         CheckConstraint(_in("status", RUN_STATUSES), name="status"),
         Index("ix_reconciliation_run_tenant_id_day", "tenant_id", "day"),
+        UniqueConstraint("tenant_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -147,10 +149,14 @@ class ReconciliationDifference(TenantScoped, db.Model):
     """One difference between the ledger and the bank: by account and request number."""
 
     __tablename__ = "reconciliation_difference"
-    __table_args__ = (CheckConstraint(_in("kind", DIFFERENCE_KINDS), name="kind"),)
+    __table_args__ = (
+        CheckConstraint(_in("kind", DIFFERENCE_KINDS), name="kind"),
+        ForeignKeyConstraint(["tenant_id", "run_id"], ["reconciliation_run.tenant_id", "reconciliation_run.id"],
+                             ondelete="CASCADE"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_run.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int] = mapped_column(index=True)
     #: missing_at_bank, missing_in_ledger, amount_differs or balance_differs.
     kind: Mapped[str] = mapped_column(String(20))
     #: The instruction's request number (None for a closing balance difference).

@@ -3,7 +3,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.extensions import db
@@ -66,6 +78,7 @@ class ImportBatch(TenantScoped, db.Model):
     """
 
     __tablename__ = "import_batch"
+    __table_args__ = (UniqueConstraint("tenant_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: SHA-256 of each file given: ``{"users": "…", "loans": "…", "repayments": "…"}``.
@@ -90,11 +103,13 @@ class ImportedRecord(TenantScoped, db.Model):
     __table_args__ = (
         UniqueConstraint("tenant_id", "kind", "external_id"),
         CheckConstraint("kind IN ('user', 'loan', 'repayment')", name="kind"),
+        ForeignKeyConstraint(["tenant_id", "batch_id"], ["import_batch.tenant_id", "import_batch.id"],
+                             ondelete="CASCADE"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: The import that created it.
-    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id", ondelete="CASCADE"), index=True)
+    batch_id: Mapped[int] = mapped_column(index=True)
     #: ``user``, ``loan`` or ``repayment``.
     kind: Mapped[str] = mapped_column(String(16))
     #: The previous system's id (a repayment's is ``<loan id>#<installment number>``).

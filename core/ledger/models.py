@@ -165,6 +165,7 @@ class JournalEntry(TenantScoped, db.Model):
         UniqueConstraint("tenant_id", "reversal_of"),
         CheckConstraint(_in("state", ENTRY_STATES), name="state"),
         Index("ix_journal_entry_tenant_id_request_no", "tenant_id", "request_no"),
+        ForeignKeyConstraint(["tenant_id", "reversal_of"], ["journal_entry.tenant_id", "journal_entry.id"]),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -181,7 +182,7 @@ class JournalEntry(TenantScoped, db.Model):
     #: ``pending`` (funds reserved), ``posted`` (counts) or ``voided`` (released).
     state: Mapped[str] = mapped_column(String(10), default="pending")
     #: The entry this one reverses, or None.
-    reversal_of: Mapped[int | None] = mapped_column(ForeignKey("journal_entry.id"))
+    reversal_of: Mapped[int | None] = mapped_column()
     #: The custody instruction's request number this entry mirrors, or None.
     request_no: Mapped[str | None] = mapped_column(String(64))
     #: The day the money moved at the bank (its statement day); set when posted.

@@ -15,15 +15,15 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
     Date,
     DateTime,
-    ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
+    JSON,
     LargeBinary,
     Numeric,
     String,
@@ -87,6 +87,7 @@ class Loan(TenantScoped, db.Model):
         CheckConstraint("bid_total >= 0 AND bid_total <= amount", name="bid_total"),
         CheckConstraint("frozen_total >= 0 AND frozen_total <= bid_total", name="frozen_total"),
         Index("ix_loan_tenant_id_status", "tenant_id", "status"),
+        UniqueConstraint("tenant_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -175,9 +176,12 @@ class LoanEvent(TenantScoped, db.Model):
     """A status change of a loan: the loan's history as its pages show it."""
 
     __tablename__ = "loan_event"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "loan_id"], ["loan.tenant_id", "loan.id"], ondelete="CASCADE"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    loan_id: Mapped[int] = mapped_column(ForeignKey("loan.id", ondelete="CASCADE"), index=True)
+    loan_id: Mapped[int] = mapped_column(index=True)
     old_status: Mapped[str] = mapped_column(String(16))
     new_status: Mapped[str] = mapped_column(String(16))
     #: ``user:42``, ``system`` or ``daily``.
@@ -195,10 +199,11 @@ class LoanReview(TenantScoped, db.Model):
         UniqueConstraint("tenant_id", "loan_id", "step"),
         CheckConstraint(_in("step", REVIEW_STEPS), name="step"),
         CheckConstraint(_in("decision", REVIEW_DECISIONS), name="decision"),
+        ForeignKeyConstraint(["tenant_id", "loan_id"], ["loan.tenant_id", "loan.id"], ondelete="CASCADE"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    loan_id: Mapped[int] = mapped_column(ForeignKey("loan.id", ondelete="CASCADE"), index=True)
+    loan_id: Mapped[int] = mapped_column(index=True)
     #: ``review`` (reviewer) or ``risk`` (risk officer).
     step: Mapped[str] = mapped_column(String(10))
     #: ``approved`` or ``rejected``.
@@ -219,10 +224,12 @@ class Bid(TenantScoped, db.Model):
         CheckConstraint(_in("state", BID_STATES), name="state"),
         CheckConstraint("amount > 0", name="amount"),
         Index("ix_bid_tenant_id_loan_id_investor_id", "tenant_id", "loan_id", "investor_id"),
+        ForeignKeyConstraint(["tenant_id", "loan_id"], ["loan.tenant_id", "loan.id"], ondelete="CASCADE"),
+        UniqueConstraint("tenant_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    loan_id: Mapped[int] = mapped_column(ForeignKey("loan.id", ondelete="CASCADE"), index=True)
+    loan_id: Mapped[int] = mapped_column(index=True)
     #: The investing user.
     investor_id: Mapped[int] = mapped_column(Integer, index=True)
     #: Amount bid (after trimming to what was left), minor units.
@@ -249,10 +256,14 @@ class Claim(TenantScoped, db.Model):
         CheckConstraint(_in("status", CLAIM_STATES), name="status"),
         CheckConstraint("share > 0", name="share"),
         Index("ix_claim_tenant_id_loan_id_status", "tenant_id", "loan_id", "status"),
+        ForeignKeyConstraint(["tenant_id", "loan_id"], ["loan.tenant_id", "loan.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["tenant_id", "bid_id"], ["bid.tenant_id", "bid.id"]),
+        ForeignKeyConstraint(["tenant_id", "previous_id"], ["claim.tenant_id", "claim.id"]),
+        UniqueConstraint("tenant_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    loan_id: Mapped[int] = mapped_column(ForeignKey("loan.id", ondelete="CASCADE"))
+    loan_id: Mapped[int] = mapped_column()
     #: The current holder.
     holder_id: Mapped[int] = mapped_column(Integer, index=True)
     #: Principal lent at disbursement, minor units.
@@ -263,9 +274,9 @@ class Claim(TenantScoped, db.Model):
     #: ``active``; ``transferred`` (a successor claim holds it now); ``closed`` (loan finished).
     status: Mapped[str] = mapped_column(String(12), default="active")
     #: The bid it came from (None for a claim bought from another investor).
-    bid_id: Mapped[int | None] = mapped_column(ForeignKey("bid.id"))
+    bid_id: Mapped[int | None] = mapped_column()
     #: The claim it was bought from, for a transferred claim.
-    previous_id: Mapped[int | None] = mapped_column(ForeignKey("claim.id"))
+    previous_id: Mapped[int | None] = mapped_column()
     #: Price paid for it when bought, minor units (0 for a claim from a bid).
     price: Mapped[int] = mapped_column(BigInteger, default=0)
     #: The holder offers it for sale at this price (债权转让), minor units; None: not for sale.
@@ -281,10 +292,12 @@ class Installment(TenantScoped, db.Model):
         UniqueConstraint("tenant_id", "loan_id", "number"),
         CheckConstraint(_in("status", INSTALLMENT_STATES), name="status"),
         Index("ix_installment_tenant_id_status_due_date", "tenant_id", "status", "due_date"),
+        ForeignKeyConstraint(["tenant_id", "loan_id"], ["loan.tenant_id", "loan.id"], ondelete="CASCADE"),
+        UniqueConstraint("tenant_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    loan_id: Mapped[int] = mapped_column(ForeignKey("loan.id", ondelete="CASCADE"))
+    loan_id: Mapped[int] = mapped_column()
     #: 1, 2, … as in the schedule.
     number: Mapped[int] = mapped_column(Integer)
     due_date: Mapped[date] = mapped_column(Date)
@@ -325,11 +338,14 @@ class Repayment(TenantScoped, db.Model):
         Index("ix_repayment_tenant_id_batch_key", "tenant_id", "batch_key"),
         CheckConstraint(_in("kind", REPAYMENT_KINDS), name="kind"),
         CheckConstraint(_in("state", REPAYMENT_STATES), name="state"),
+        ForeignKeyConstraint(["tenant_id", "loan_id"], ["loan.tenant_id", "loan.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["tenant_id", "installment_id"], ["installment.tenant_id", "installment.id"]),
+        UniqueConstraint("tenant_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    loan_id: Mapped[int] = mapped_column(ForeignKey("loan.id", ondelete="CASCADE"), index=True)
-    installment_id: Mapped[int | None] = mapped_column(ForeignKey("installment.id"))
+    loan_id: Mapped[int] = mapped_column(index=True)
+    installment_id: Mapped[int | None] = mapped_column()
     #: installment, prepayment, reserve_advance or transfer.
     kind: Mapped[str] = mapped_column(String(20))
     #: Idempotency key: ``repay:<installment id>``, ``advance:<installment id>``…
@@ -366,11 +382,14 @@ class Distribution(TenantScoped, db.Model):
         # the tenant in the key: a join from repayments then needs no second index (and no bitmap AND
         # with the tenant's every row when the statistics lag behind a large daily run)
         Index("ix_distribution_repayment_id_tenant_id", "repayment_id", "tenant_id"),
+        ForeignKeyConstraint(["tenant_id", "repayment_id"], ["repayment.tenant_id", "repayment.id"],
+                             ondelete="CASCADE"),
+        ForeignKeyConstraint(["tenant_id", "claim_id"], ["claim.tenant_id", "claim.id"]),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    repayment_id: Mapped[int] = mapped_column(ForeignKey("repayment.id", ondelete="CASCADE"))
-    claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id"))
+    repayment_id: Mapped[int] = mapped_column()
+    claim_id: Mapped[int] = mapped_column()
     #: The holder paid (the claim's holder at the time).
     holder_id: Mapped[int] = mapped_column(Integer, index=True)
     principal: Mapped[int] = mapped_column(BigInteger)
@@ -384,9 +403,12 @@ class CollectionNote(TenantScoped, db.Model):
     """Staff's note on collecting an overdue loan."""
 
     __tablename__ = "collection_note"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "loan_id"], ["loan.tenant_id", "loan.id"], ondelete="CASCADE"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    loan_id: Mapped[int] = mapped_column(ForeignKey("loan.id", ondelete="CASCADE"), index=True)
+    loan_id: Mapped[int] = mapped_column(index=True)
     author_id: Mapped[int] = mapped_column(Integer)
     #: The loan's collection status after this note.
     status: Mapped[str] = mapped_column(String(20))
@@ -420,10 +442,13 @@ class LoanContract(TenantScoped, db.Model):
     """The loan contract, rendered at disbursement: HTML and PDF, the PDF's digest signed by the platform."""
 
     __tablename__ = "loan_contract"
-    __table_args__ = (UniqueConstraint("tenant_id", "loan_id", "locale"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "loan_id", "locale"),
+        ForeignKeyConstraint(["tenant_id", "loan_id"], ["loan.tenant_id", "loan.id"], ondelete="CASCADE"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    loan_id: Mapped[int] = mapped_column(ForeignKey("loan.id", ondelete="CASCADE"), index=True)
+    loan_id: Mapped[int] = mapped_column(index=True)
     locale: Mapped[str] = mapped_column(String(16))
     html: Mapped[str] = mapped_column(Text)
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
@@ -443,12 +468,13 @@ class LoanNotice(TenantScoped, db.Model):
     __table_args__ = (
         UniqueConstraint("tenant_id", "key"),
         CheckConstraint(_in("state", NOTICE_STATES), name="state"),
+        ForeignKeyConstraint(["tenant_id", "loan_id"], ["loan.tenant_id", "loan.id"], ondelete="CASCADE"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200))
     user_id: Mapped[int] = mapped_column(Integer, index=True)
-    loan_id: Mapped[int | None] = mapped_column(ForeignKey("loan.id", ondelete="CASCADE"))
+    loan_id: Mapped[int | None] = mapped_column()
     #: The notice's name: loan_listed, bid_placed, loan_funded, disbursed, due_soon, repaid, overdue…
     event: Mapped[str] = mapped_column(String(40))
     #: The text as sent.
