@@ -10,16 +10,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from core.extensions import db
-from core.tenancy.scoping import TenantScoped
-
-
-def _tenant_tables() -> set[str]:
-    return {mapper.local_table.name for mapper in db.Model.registry.mappers if issubclass(mapper.class_, TenantScoped)}
+from core.tenancy.scoping import _scoped_table_names
 
 
 def test_every_key_between_tenant_owned_tables_includes_the_tenant(app):
     inspector = sa.inspect(db.engine)
-    owned = _tenant_tables()
+    owned = _scoped_table_names()
     keys = []
     for table in sorted(owned):
         for key in inspector.get_foreign_keys(table):

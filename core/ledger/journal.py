@@ -19,10 +19,11 @@ Concurrency: every write runs in :func:`writing`, one transaction that locks
 the affected account rows in id order on PostgreSQL (a small entry: the server
 function ``lendkit_ledger_record`` updates each account conditionally, see
 :func:`write_entry`; a large one: ``SELECT … FOR UPDATE``); on SQLite a process
-lock plus ``BEGIN IMMEDIATE`` serialise writers. Two writers racing on one idempotency key: the second finds the key
-taken (PostgreSQL: ``ON CONFLICT DO NOTHING``; SQLite: checked under the write
-lock) and returns the first one's entry; a unique-key error from any other
-race is caught, the entry re-read and returned.
+lock plus ``BEGIN IMMEDIATE`` serialise writers. Two writers racing on one
+idempotency key: the second finds the key taken (PostgreSQL: ``ON CONFLICT DO
+NOTHING``; SQLite: checked under the write lock) and returns the first one's
+entry; a unique-key error from any other race is caught, the entry re-read and
+returned.
 ``money_moved`` is announced to plugins after the commit of every posting.
 """
 from __future__ import annotations
@@ -537,21 +538,18 @@ def write_entry(
         existing = session.execute(select(JournalEntry.id).where(JournalEntry.idempotency_key == key)).first()
         if existing is not None:
             return _replay(entry_by_key(key), digest, key), False
-    elif len({code for code, _, _ in norm}) <= SMALL_ENTRY:
-        entry_id, outcome = _pg(
-            tx, "lendkit_ledger_record",
-            tx.tenant_id, key, digest, kind, values["memo"], pending, reversal_of, request_no,
-            values["value_date"] or now.date(), now,
-            _pg_texts([code for code, _, _ in norm]), _pg_ints(amount for _, amount, _ in norm),
-            _pg_texts([currency for _, _, currency in norm]),
-        ).one()
+    codes = [code for code, _, _ in norm]
+    if postgres and len(set(codes)) <= SMALL_ENTRY:
+        entry_id, outcome = _record_on_server(tx, norm, key=key, digest=digest, kind=kind, memo=values["memo"],
+                                              pending=pending, reversal_of=reversal_of, request_no=request_no,
+                                              value_date=values["value_date"] or now.date(), now=now)
         if outcome == "created":
             return _attached(tx, entry_id, values), True
         if outcome == "replay":
             return _replay(entry_by_key(key), digest, key), False
         # refused, and nothing written: the checks below say why (on rows this transaction now locks)
 
-    rows = _lock_accounts(tx, codes=[code for code, _, _ in norm])
+    rows = _lock_accounts(tx, codes=codes)
     try:
         resolved, changed = _check_lines(norm, rows, pending)
     except LedgerError:
@@ -581,6 +579,20 @@ def write_entry(
     if values["state"] == "posted":
         tx.posted.append(entry)
     return entry, True
+
+
+def _record_on_server(tx: Transaction, norm, *, key: str, digest: str, kind: str, memo: str, pending: bool,
+                      reversal_of: int | None, request_no: str | None, value_date: date, now) -> tuple[int | None, str]:
+    """PostgreSQL: check and write normalised lines by ONE call of ``lendkit_ledger_record`` (migration 0018).
+
+    Returns ``(entry id, outcome)``: ``created``; ``replay`` (the key is taken: the first entry's id);
+    ``refused`` (no id). A replay or a refusal has written nothing, and ``tx`` stays usable.
+    """
+    return tuple(_pg(
+        tx, "lendkit_ledger_record", tx.tenant_id, key, digest, kind, memo, pending, reversal_of, request_no,
+        value_date, now, _pg_texts([code for code, _, _ in norm]), _pg_ints(amount for _, amount, _ in norm),
+        _pg_texts([currency for _, _, currency in norm]),
+    ).one())
 
 
 def _attached(tx: Transaction, entry_id: int, values: dict) -> JournalEntry:

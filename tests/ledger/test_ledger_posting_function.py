@@ -61,12 +61,10 @@ def _verdicts(lines, pending):
             except LedgerError as exc:
                 found["python"] = ("refuse", type(exc).__name__)
             entries = db.session.scalar(select(db.func.count(JournalEntry.id)))
-            entry_id, outcome = journal._pg(
-                tx, "lendkit_ledger_record", tx.tenant_id, "verdict", "0" * 64, "test", "", pending, None, None,
-                journal.utcnow().date(), journal.utcnow(),
-                journal._pg_texts([code for code, _, _ in norm]), journal._pg_ints(a for _, a, _ in norm),
-                journal._pg_texts([currency for _, _, currency in norm]),
-            ).one()
+            now = journal.utcnow()
+            _, outcome = journal._record_on_server(tx, norm, key="verdict", digest="0" * 64, kind="test", memo="",
+                                                   pending=pending, reversal_of=None, request_no=None,
+                                                   value_date=now.date(), now=now)
             found["function"] = outcome
             found["after"] = _snapshot()
             found["before"] = before
