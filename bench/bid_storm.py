@@ -41,6 +41,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "lending"))
 
 SCRATCH_DB = "lendkit_loans_scratch"
+#: --ceiling: the GET each client sends instead of its bids.
+CEILING_PATHS = {"healthz": "/healthz", "wallet": "/api/v1/wallet"}
 
 
 def scratch_url(base: str, name: str = SCRATCH_DB) -> str:
@@ -214,6 +216,8 @@ def profile(app, loan_id: int, tokens: list, args) -> None:
     path = f"/api/v1/loans/{loan_id}/bids"
 
     def bid(n: int) -> int:
+        if args.ceiling:
+            return client.get(CEILING_PATHS[args.ceiling], headers=dict(tokens[n % len(tokens)], Host="alpha.test")).status_code
         body = {"amount": args.bid, "transaction_password": TX_PASSWORD, "key": f"profile-{n}"}
         return client.post(path, json=body, headers=dict(tokens[n % len(tokens)], Host="alpha.test")).status_code
 
@@ -228,8 +232,9 @@ def profile(app, loan_id: int, tokens: list, args) -> None:
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     event.remove(Engine, "before_cursor_execute", on_execute)
     event.remove(Engine, "commit", on_commit)
-    print(f"{args.profile} bids one at a time: HTTP statuses {statuses}")
-    print(f"per bid: {counts['statements'] / args.profile:.1f} SQL statements (lendkit and bank databases), "
+    what = f"GETs of {CEILING_PATHS[args.ceiling]}" if args.ceiling else "bids"
+    print(f"{args.profile} {what} one at a time: HTTP statuses {statuses}")
+    print(f"per {'request' if args.ceiling else 'bid'}: {counts['statements'] / args.profile:.1f} SQL statements (lendkit and bank databases), "
           f"{counts['commits'] / args.profile:.1f} commits, {wall / args.profile * 1000:.1f} ms "
           f"({cpu / args.profile * 1000:.1f} ms of it CPU in this process)")
     profiler = cProfile.Profile()
@@ -263,6 +268,10 @@ def main() -> None:
                         help="instead of the storm: place BIDS bids one after another in-process (the same HTTP "
                              "request through the WSGI app, no server) and print SQL statements, commits and "
                              "time per bid, and a cProfile of them")
+    parser.add_argument("--ceiling", choices=("healthz", "wallet"),
+                        help="instead of bids, the same clients send the same number of GETs to /healthz (no "
+                             "tenant, one SELECT 1) or to /api/v1/wallet (signed in, the investor's balances): "
+                             "what this server set-up can answer at all on this machine")
     parser.add_argument("--serve", nargs=2, metavar=("URL", "INSTANCE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -313,6 +322,8 @@ def main() -> None:
           else f"servers: {args.servers} werkzeug processes, threaded")
     try:
         bases = [f"http://127.0.0.1:{port}/api/v1/loans/{loan_id}/bids" for port in ports]
+        if args.ceiling:
+            bases = [f"http://127.0.0.1:{port}{CEILING_PATHS[args.ceiling]}" for port in ports]
         latencies: list[float] = []
         outcomes: dict[int, int] = {}
         lock = threading.Lock()
@@ -325,7 +336,10 @@ def main() -> None:
             for k in range(args.bids_each):
                 body = {"amount": args.bid, "transaction_password": TX_PASSWORD, "key": f"storm-{n}-{k}"}
                 t0 = time.perf_counter()
-                response = session.post(bases[n % len(bases)], json=body, headers=headers, timeout=120)
+                if args.ceiling:
+                    response = session.get(bases[n % len(bases)], headers=headers, timeout=120)
+                else:
+                    response = session.post(bases[n % len(bases)], json=body, headers=headers, timeout=120)
                 elapsed = time.perf_counter() - t0
                 with lock:
                     latencies.append(elapsed)
@@ -364,6 +378,14 @@ def main() -> None:
                                      .group_by(CustodyInstruction.idempotency_key)).all()
         status = loan.status
     latencies.sort()
+    if args.ceiling:
+        p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+        print(f"ceiling, GET {CEILING_PATHS[args.ceiling]}: {len(latencies)} requests in {wall:.2f} s → "
+              f"{len(latencies) / wall:.0f} req/s; HTTP statuses {dict(sorted(outcomes.items()))}")
+        print(f"latency p50 {p(0.50):.0f} ms, p99 {p(0.99):.0f} ms; app servers' CPU {server_cpu:.1f} s = "
+              f"{server_cpu / len(latencies) * 1000:.1f} ms per request (load average {load0:.1f} → {load1:.1f})")
+        drop_scratch(args.database_url)
+        return
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
     print(f"requests: {len(latencies)} in {wall:.2f} s; HTTP statuses {dict(sorted(outcomes.items()))}")
     print(f"accepted bids: {accepted} → {accepted / wall:.0f} bids/s; all requests {len(latencies) / wall:.0f} req/s")

@@ -19,6 +19,7 @@ from datetime import timedelta
 import pyotp
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from core.accounts import crypto
 from core.accounts.identity import InvalidIdentity, mask_mobile, normalize_cn_mobile
@@ -175,12 +176,16 @@ def open_session(tenant, user: User, *, kind: str, second_factor: bool, ip: str 
 
 
 def session_for_token(tenant, token: str | None, kind: str) -> AuthSession | None:
-    """The live session with this token, or None (unknown, revoked, expired, idle staff session)."""
+    """The live session with this token, or None (unknown, revoked, expired, idle staff session).
+
+    The session, its user and the user's roles come in ONE query: every API request asks.
+    """
     if not token:
         return None
-    session = db.session.scalar(
+    session = db.session.scalars(
         select(AuthSession).where(AuthSession.token_hash == _token_hash(token), AuthSession.kind == kind)
-    )
+        .options(joinedload(AuthSession.user).joinedload(User.roles))
+    ).unique().first()
     if session is None or session.revoked_at is not None:
         return None
     moment = now()
