@@ -156,3 +156,52 @@ def test_an_update_cannot_move_rows_to_another_tenant(tenant_a, tenant_b):
         db.session.commit()
     with tenant_context(tenant_b):
         assert db.session.scalar(select(func.count()).select_from(Notice)) == 0
+
+
+def _statements(app):
+    """A list that collects every SQL statement run until the context ends."""
+    import contextlib
+
+    from sqlalchemy import event
+
+    @contextlib.contextmanager
+    def collect():
+        seen = []
+
+        def on_execute(_conn, _cursor, statement, *_args):
+            seen.append(statement)
+
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", on_execute)
+        try:
+            yield seen
+        finally:
+            event.remove(engine, "before_cursor_execute", on_execute)
+
+    return collect()
+
+
+def test_a_tenant_row_the_transaction_did_not_change_is_not_read_again_after_a_commit(app, tenant_a):
+    """A request commits several times; its tenant's row (and JSON configuration) is read once."""
+    config, name = tenant_a.config, tenant_a.name
+    add_notice(tenant_a, "kept")
+    with _statements(app) as seen:
+        assert tenant_a.config == config and tenant_a.name == name
+        assert db.session.get(type(tenant_a), tenant_a.id) is tenant_a
+    assert not [s for s in seen if "FROM tenant" in s]
+
+
+def test_a_tenant_row_changed_in_the_transaction_is_read_again_after_the_commit(app, tenant_a):
+    from sqlalchemy import text
+
+    before = tenant_a.updated_at
+    tenant_a.name = "Alpha Renamed"
+    db.session.commit()
+    with _statements(app) as seen:
+        assert tenant_a.name == "Alpha Renamed"
+        assert tenant_a.updated_at != before  # set by the database's row, not kept from before the change
+    assert [s for s in seen if "FROM tenant" in s]
+    # a rollback forgets every row as before
+    db.session.execute(text("UPDATE tenant SET name = 'Changed Elsewhere' WHERE id = :id"), {"id": tenant_a.id})
+    db.session.rollback()
+    assert tenant_a.name == "Alpha Renamed"
