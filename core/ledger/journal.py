@@ -39,6 +39,7 @@ from datetime import date
 from typing import Iterable, Iterator
 
 from sqlalchemy import insert, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -254,14 +255,16 @@ def announce(entries) -> None:
     try:
         tenant = db.session.get(Tenant, current_tenant_id())
         # one query for every entry's lines and their accounts, so a plugin reading them causes no query per line
+        # (ids from the identity key: the commit expired the entries, and reading ``e.id`` would load each again)
+        ids = [_entry_id(e) for e in entries]
         loaded = {e.id: e for e in db.session.scalars(
-            select(JournalEntry).where(JournalEntry.id.in_([e.id for e in entries]))
+            select(JournalEntry).where(JournalEntry.id.in_(ids))
             .options(selectinload(JournalEntry.lines).joinedload(JournalLine.account))
         )}
     except Exception:  # noqa: BLE001 - the money has moved; telling plugins must not fail the caller
         log.exception("could not load posted entries to announce them")
         return
-    for entry in (loaded.get(e.id, e) for e in entries):
+    for entry in (loaded.get(entry_id, e) for entry_id, e in zip(ids, entries)):
         values = {"tenant": tenant, "entry": entry}
         for impl in impls:
             try:
@@ -269,6 +272,12 @@ def announce(entries) -> None:
             except Exception:  # noqa: BLE001 - the money has moved; a plugin cannot undo it
                 log.exception("money_moved plugin %s failed for entry %s of tenant %s",
                               impl.plugin_name, entry.id, tenant.slug)
+
+
+def _entry_id(entry: JournalEntry) -> int:
+    """An entry's id without loading an expired entry again (its identity key keeps the id)."""
+    identity = sa_inspect(entry).identity
+    return identity[0] if identity else entry.id
 
 
 # --------------------------------------------------------------------- reading
