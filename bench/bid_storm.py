@@ -242,7 +242,7 @@ def profile(app, loan_id: int, tokens: list, args) -> None:
     for n in range(args.profile + 1, 2 * args.profile + 1):
         bid(n)
     profiler.disable()
-    pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+    pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(40)
 
 
 def main() -> None:
