@@ -242,7 +242,10 @@ def profile(app, loan_id: int, tokens: list, args) -> None:
     for n in range(args.profile + 1, 2 * args.profile + 1):
         bid(n)
     profiler.disable()
-    pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(40)
+    stats = pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative"))
+    stats.print_stats(40)
+    if os.environ.get("CALLEES"):  # e.g. CALLEES=apply_result: what that function spends its time on
+        stats.print_callees(os.environ["CALLEES"])
 
 
 def main() -> None:

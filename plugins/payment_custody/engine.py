@@ -302,8 +302,10 @@ class BankEngine:
                     status, reason, detail = self._apply(conn, instruction, now)
                     values.update(status=status, reason=reason, settled_at=now.isoformat(),
                                   detail=json.dumps(detail) if detail else None)
-                conn.execute(instructions_table.insert().values(**values))
-                return self._result(self._instruction_row(conn, instruction.request_no))
+                # the row as stored comes back with the INSERT: its id makes the bank reference
+                return self._result(conn.execute(
+                    instructions_table.insert().values(**values).returning(*instructions_table.c)
+                ).one())
 
         return self._retrying(run)
 
@@ -318,13 +320,13 @@ class BankEngine:
             now = self._now()
             instruction = Instruction.from_dict(json.loads(row.body))
             status, reason, detail = self._apply(conn, instruction, now)
-            conn.execute(
+            return self._result(conn.execute(
                 update(instructions_table)
                 .where(instructions_table.c.id == row.id)
                 .values(status=status, reason=reason, settled_at=now.isoformat(),
                         detail=json.dumps(detail) if detail else None)
-            )
-            return self._result(self._instruction_row(conn, request_no))
+                .returning(*instructions_table.c)
+            ).one())
 
     def query(self, request_no: str) -> BankResult:
         """Outcome of an instruction; refused "unknown_request" if never received."""
