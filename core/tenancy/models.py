@@ -94,74 +94,12 @@ class TenantHost(db.Model):
     tenant: Mapped[Tenant] = relationship(back_populates="hosts")
 
 
-# --------------------------------------------------------------------- a tenant's row outlives a commit
-#
-# A request reads its tenant's row (its configuration: products, providers,
-# texts) many times, and commits several short transactions: a bid commits
-# six. The session expires every object it holds at each commit, so each
-# commit cost another SELECT of the tenant and another parse of its JSON
-# configuration, for a row the request does not change. A tenant row this
-# session did not change in the transaction is therefore given back its
-# values after the commit, as if freshly read; one it changed (or added, or
-# deleted) is expired as before and read again when next used. A rollback
-# expires everything, as before. Another process changing the tenant is seen
-# by the next request (each request has a new session), as it was by the
-# next transaction before.
+def _keep_tenant_rows() -> None:
+    """A request reads its tenant's row (products, providers, texts: JSON) many times and commits several
+    short transactions; the row is not read again after each commit unless the transaction changed it."""
+    from core.kept import keep_unchanged
 
-_CHANGED_TENANTS = "lendkit_changed_tenants"
-_KEPT_TENANTS = "lendkit_kept_tenants"
+    keep_unchanged(Tenant)
 
 
-def _tenant_columns() -> tuple[str, ...]:
-    return tuple(column.key for column in Tenant.__mapper__.column_attrs)
-
-
-def _listen(session_class) -> None:
-    from sqlalchemy import event, inspect
-    from sqlalchemy.orm.attributes import set_committed_value
-
-    @event.listens_for(session_class, "before_flush")
-    def _note_changed(session, _flush_context, _instances) -> None:
-        changed = session.info.setdefault(_CHANGED_TENANTS, set())
-        for obj in (*session.new, *session.dirty, *session.deleted):
-            if isinstance(obj, Tenant):
-                changed.add(id(obj))
-
-    @event.listens_for(session_class, "after_commit")
-    def _keep(session) -> None:
-        if session.in_nested_transaction():  # a SAVEPOINT released: nothing is expired yet
-            return
-        changed = session.info.pop(_CHANGED_TENANTS, set())
-        columns = _tenant_columns()
-        kept = []
-        for obj in list(session.identity_map.values()):
-            if not isinstance(obj, Tenant) or id(obj) in changed:
-                continue
-            loaded = inspect(obj).dict
-            if all(key in loaded for key in columns):
-                kept.append((obj, {key: loaded[key] for key in columns}))
-        session.info[_KEPT_TENANTS] = kept
-
-    @event.listens_for(session_class, "after_rollback")
-    def _forget(session) -> None:
-        if not session.in_nested_transaction():
-            session.info.pop(_CHANGED_TENANTS, None)
-            session.info.pop(_KEPT_TENANTS, None)
-
-    @event.listens_for(session_class, "after_transaction_end")
-    def _give_back(session, transaction) -> None:
-        if transaction.parent is not None:
-            return
-        for obj, values in session.info.pop(_KEPT_TENANTS, ()):
-            if inspect(obj).session is session:
-                for key, value in values.items():
-                    set_committed_value(obj, key, value)
-
-
-def _install() -> None:
-    from core.tenancy.scoping import TenantSession
-
-    _listen(TenantSession)
-
-
-_install()
+_keep_tenant_rows()

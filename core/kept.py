@@ -1,0 +1,125 @@
+"""Rows kept across a commit instead of read again.
+
+A session expires every object it holds when a transaction commits, so the
+next use of any of them runs a SELECT. A request that commits several short
+transactions — a bid commits six — paid for rows it already knew:
+
+* its **tenant's row** (products, providers, texts: JSON parsed each time),
+  which a request reads many times and does not change;
+* a row the transaction **itself just wrote** (a custody instruction created
+  or settled), whose values the session holds after the flush.
+
+After a commit, such an object is given back the values it had, as if freshly
+read (``set_committed_value``): no SELECT. The rules:
+
+* a class registered with :func:`keep_unchanged` is kept when this
+  transaction did not change (add, modify, delete) that object; a changed one
+  is expired as before and read again when next used;
+* an object passed to :func:`keep_after_commit` is kept after this
+  transaction's commit whatever it did — the caller vouches that the row
+  holds what the session flushed (no Core ``UPDATE`` of it, no server-side
+  default the flush did not fetch);
+* an object is kept only when every column is loaded (a server default the
+  flush did not fetch leaves one unloaded: it is then read again);
+* the values are given back as the database would (SQLite: datetimes naive, in UTC);
+* a rollback forgets everything, as before; a SAVEPOINT released keeps
+  nothing by itself (nothing is expired then).
+
+Another process's change to a kept row is seen by the next request (each
+request has its own session), as an earlier commit's reader saw it.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm.attributes import set_committed_value
+
+from core.tenancy.scoping import TenantSession
+
+_CHANGED = "lendkit_kept_changed"
+_ASKED = "lendkit_kept_asked"
+_KEPT = "lendkit_kept"
+
+_classes: tuple[type, ...] = ()
+_columns: dict[type, tuple[str, ...]] = {}
+
+
+def keep_unchanged(cls: type) -> None:
+    """Keep every ``cls`` object across a commit when the transaction did not change it."""
+    global _classes
+    if cls not in _classes:
+        _classes = (*_classes, cls)
+
+
+def keep_after_commit(*objects) -> None:
+    """Keep ``objects`` (flushed by this transaction) across its commit; see the module's rules."""
+    from core.extensions import db
+
+    db.session.info.setdefault(_ASKED, []).extend(objects)
+
+
+def _column_keys(obj) -> tuple[str, ...]:
+    cls = type(obj)
+    keys = _columns.get(cls)
+    if keys is None:
+        keys = _columns[cls] = tuple(attr.key for attr in inspect(cls).column_attrs)
+    return keys
+
+
+def _as_read(value, naive: bool):
+    """``value`` as the database would give it back."""
+    if naive and isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+@event.listens_for(TenantSession, "before_flush")
+def _note_changed(session, _flush_context, _instances) -> None:
+    if not _classes:
+        return
+    changed = session.info.setdefault(_CHANGED, set())
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, _classes):
+            changed.add(id(obj))
+
+
+@event.listens_for(TenantSession, "after_commit")
+def _snapshot(session) -> None:
+    if session.in_nested_transaction():  # a SAVEPOINT released: nothing is expired
+        return
+    changed = session.info.pop(_CHANGED, set())
+    asked = session.info.pop(_ASKED, [])
+    candidates = {id(obj): obj for obj in asked}
+    if _classes:
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, _classes) and id(obj) not in changed:
+                candidates.setdefault(id(obj), obj)
+    naive = session.get_bind().dialect.name == "sqlite"  # SQLite gives datetimes back naive (in UTC)
+    kept = []
+    for obj in candidates.values():
+        state = inspect(obj)
+        if state.session is not session or state.deleted or state.was_deleted or state.key is None:
+            continue
+        loaded = state.dict
+        keys = _column_keys(obj)
+        if all(key in loaded for key in keys):
+            kept.append((obj, {key: _as_read(loaded[key], naive) for key in keys}))
+    session.info[_KEPT] = kept
+
+
+@event.listens_for(TenantSession, "after_rollback")
+def _forget(session) -> None:
+    if not session.in_nested_transaction():
+        for name in (_CHANGED, _ASKED, _KEPT):
+            session.info.pop(name, None)
+
+
+@event.listens_for(TenantSession, "after_transaction_end")
+def _give_back(session, transaction) -> None:
+    if transaction.parent is not None:
+        return
+    for obj, values in session.info.pop(_KEPT, ()):
+        if inspect(obj).session is session:
+            for key, value in values.items():
+                set_committed_value(obj, key, value)

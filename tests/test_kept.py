@@ -1,0 +1,82 @@
+"""core.kept: rows a transaction wrote (or read and left alone) are not read again after its commit."""
+import contextlib
+
+from sqlalchemy import event, select, text
+
+from core.extensions import db
+from core.kept import keep_after_commit
+from core.notices.models import Notice
+from core.tenancy import tenant_context
+
+
+@contextlib.contextmanager
+def statements():
+    seen = []
+
+    def on_execute(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_execute)
+
+
+def _as_stored(notice_id):
+    """The row as the database holds it, read by a statement of its own."""
+    return db.session.execute(
+        select(Notice.__table__).where(Notice.__table__.c.id == notice_id).execution_options(all_tenants=True)
+    ).one()._asdict()
+
+
+def test_an_object_kept_after_commit_is_not_read_again_and_holds_what_the_database_holds(tenant_a):
+    with tenant_context(tenant_a):
+        notice = Notice(key="kept", title="Title", body="Body")
+        db.session.add(notice)
+        db.session.flush()
+        keep_after_commit(notice)
+        db.session.commit()
+        with statements() as seen:
+            values = {c.key: getattr(notice, c.key) for c in Notice.__mapper__.column_attrs}
+        assert seen == []
+        assert values == _as_stored(notice.id)  # same values, same types (SQLite: naive datetimes)
+
+
+def test_without_asking_an_object_is_read_again_after_commit(tenant_a):
+    with tenant_context(tenant_a):
+        notice = Notice(key="not-kept", title="Title", body="Body")
+        db.session.add(notice)
+        db.session.commit()
+        with statements() as seen:
+            assert notice.title == "Title"
+        assert any("FROM notice" in s for s in seen)
+
+
+def test_a_rollback_keeps_nothing(tenant_a):
+    with tenant_context(tenant_a):
+        notice = Notice(key="stored", title="Title", body="Body")
+        db.session.add(notice)
+        db.session.commit()
+        notice.title = "Changed"
+        db.session.flush()
+        keep_after_commit(notice)
+        db.session.rollback()
+        assert notice.title == "Title"  # read again: the rollback undid the change
+        db.session.execute(text("SELECT 1"))
+        db.session.commit()  # the next commit does not give back what the rolled-back transaction asked for
+        assert notice.title == "Title"
+
+
+def test_a_partly_loaded_object_is_read_again(tenant_a):
+    with tenant_context(tenant_a):
+        notice = Notice(key="partly", title="Title", body="Body")
+        db.session.add(notice)
+        db.session.commit()
+        assert notice.title == "Title"  # loaded again, every column
+        db.session.expire(notice, ["body"])
+        keep_after_commit(notice)
+        db.session.commit()
+        with statements() as seen:
+            assert notice.body == "Body"
+        assert any("FROM notice" in s for s in seen)
