@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from core.custody.models import INSTRUCTION_TRANSITIONS, CustodyInstruction
 from core.custody.provider import BankResult, BankUnavailable, CustodyError, CustodyProvider, Instruction
 from core.extensions import db
+from core.kept import keep_after_commit
 from core.ledger import errors as ledger_errors
 from core.ledger.errors import InvalidTransition
 from core.ledger.journal import change_state, write_entry, writing
@@ -226,17 +227,17 @@ def create(build, *, kind: str, key: str, lines=None, memo: str = "", owner: str
                 request_no=request_no, idempotency_key=key, digest=digest, kind=kind, state="created",
                 provider=provider_name, body=stored_body(instruction, tenant), owner=owner,
                 entry_id=entry.id if entry is not None else None, memo=(memo or "")[:500], attempts=0,
-                created_at=utcnow(), updated_at=utcnow(),
+                bank_ref=None, reason=None, sent_at=None, finished_at=None, created_at=utcnow(), updated_at=utcnow(),
             )
             db.session.add(record)
             db.session.flush()
-            record_id = record.id
+            keep_after_commit(record)  # sending it next reads it: the values are the ones just written
     except IntegrityError:
         existing = instruction_by_key(key)  # a concurrent caller created it first
         if existing is None:
             raise
         return _replayed(existing, digest, key), False
-    return db.session.get(CustodyInstruction, record_id), True
+    return record, True
 
 
 def _replayed(existing: CustodyInstruction, digest: str, key: str) -> CustodyInstruction:
@@ -339,7 +340,8 @@ def apply_result(instruction_id: int, result: BankResult | None, *, unknown_reas
             if instruction.entry_id is not None:
                 change_state(tx, instruction.entry_id, "voided")
         db.session.flush()
-    return db.session.get(CustodyInstruction, instruction_id)
+        keep_after_commit(instruction)  # the caller reads the outcome: the values are the ones just written
+    return instruction
 
 
 def _open_ledger_accounts(instruction: CustodyInstruction) -> None:
