@@ -14,7 +14,10 @@ servers' CPU time per accepted bid, and the oversubscription check (Σ live
 bids − amount, which must be 0) plus the double-freeze check (custody
 instructions per bid, which must be 1). ``--profile N`` instead places N bids
 one at a time in-process and prints SQL statements, commits and time per bid
-and a cProfile.
+and a cProfile (``SORT=tottime`` sorts it by own time; ``CALLEES=apply_result``
+adds what that function spends its time on). ``--ceiling healthz|wallet``
+sends the same clients' GETs to ``/healthz`` or to ``/api/v1/wallet`` (signed
+in) instead of bids: what the same servers answer at all on this machine.
 
     .venv/bin/python bench/bid_storm.py --database-url postgresql://postgres@127.0.0.1:5432/test
 
@@ -216,10 +219,11 @@ def profile(app, loan_id: int, tokens: list, args) -> None:
     path = f"/api/v1/loans/{loan_id}/bids"
 
     def bid(n: int) -> int:
+        headers = dict(tokens[n % len(tokens)], Host="alpha.test")
         if args.ceiling:
-            return client.get(CEILING_PATHS[args.ceiling], headers=dict(tokens[n % len(tokens)], Host="alpha.test")).status_code
+            return client.get(CEILING_PATHS[args.ceiling], headers=headers).status_code
         body = {"amount": args.bid, "transaction_password": TX_PASSWORD, "key": f"profile-{n}"}
-        return client.post(path, json=body, headers=dict(tokens[n % len(tokens)], Host="alpha.test")).status_code
+        return client.post(path, json=body, headers=headers).status_code
 
     bid(0)  # warm up: first-use imports, caches, the provider
     event.listen(Engine, "before_cursor_execute", on_execute)
@@ -234,7 +238,8 @@ def profile(app, loan_id: int, tokens: list, args) -> None:
     event.remove(Engine, "commit", on_commit)
     what = f"GETs of {CEILING_PATHS[args.ceiling]}" if args.ceiling else "bids"
     print(f"{args.profile} {what} one at a time: HTTP statuses {statuses}")
-    print(f"per {'request' if args.ceiling else 'bid'}: {counts['statements'] / args.profile:.1f} SQL statements (lendkit and bank databases), "
+    print(f"per {'request' if args.ceiling else 'bid'}: {counts['statements'] / args.profile:.1f} SQL statements "
+          f"(lendkit and bank databases), "
           f"{counts['commits'] / args.profile:.1f} commits, {wall / args.profile * 1000:.1f} ms "
           f"({cpu / args.profile * 1000:.1f} ms of it CPU in this process)")
     profiler = cProfile.Profile()
