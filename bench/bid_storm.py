@@ -357,6 +357,7 @@ def main() -> None:
         for t in threads:
             t.start()
         cpu0 = cpu_seconds([server.pid for server in servers])
+        clients0 = time.process_time()  # the client threads run in this process
         load0 = os.getloadavg()[0]
         gate.wait()
         t0 = time.perf_counter()
@@ -364,6 +365,7 @@ def main() -> None:
             t.join()
         wall = time.perf_counter() - t0
         server_cpu = cpu_seconds([server.pid for server in servers]) - cpu0
+        client_cpu = time.process_time() - clients0
         load1 = os.getloadavg()[0]
     finally:
         for server in servers:
@@ -391,7 +393,8 @@ def main() -> None:
         print(f"ceiling, GET {CEILING_PATHS[args.ceiling]}: {len(latencies)} requests in {wall:.2f} s → "
               f"{len(latencies) / wall:.0f} req/s; HTTP statuses {dict(sorted(outcomes.items()))}")
         print(f"latency p50 {p(0.50):.0f} ms, p99 {p(0.99):.0f} ms; app servers' CPU {server_cpu:.1f} s = "
-              f"{server_cpu / len(latencies) * 1000:.1f} ms per request (load average {load0:.1f} → {load1:.1f})")
+              f"{server_cpu / len(latencies) * 1000:.1f} ms per request; clients' CPU {client_cpu:.1f} s "
+              f"(load average {load0:.1f} → {load1:.1f})")
         drop_scratch(args.database_url)
         return
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
@@ -399,7 +402,8 @@ def main() -> None:
     print(f"accepted bids: {accepted} → {accepted / wall:.0f} bids/s; all requests {len(latencies) / wall:.0f} req/s")
     print(f"latency p50 {p(0.50):.0f} ms, p99 {p(0.99):.0f} ms, mean {statistics.mean(latencies) * 1000:.0f} ms")
     print(f"app servers' CPU: {server_cpu:.1f} s = {server_cpu / max(accepted, 1) * 1000:.0f} ms per accepted bid "
-          f"(of {wall * (os.cpu_count() or 1):.0f} core-seconds; load average {load0:.1f} → {load1:.1f})")
+          f"(of {wall * (os.cpu_count() or 1):.0f} core-seconds; load average {load0:.1f} → {load1:.1f}); "
+          f"clients' CPU {client_cpu:.1f} s")
     print(f"oversubscription: {live - args.amount} (Σ live bids {live} vs amount {args.amount}); loan {status}")
     print(f"freezes per bid: {sorted({c for _, c in per_key})} (must be [1])")
     drop_scratch(args.database_url)
