@@ -40,6 +40,7 @@ from core.tenancy.scoping import TenantSession
 _CHANGED = "lendkit_kept_changed"
 _ASKED = "lendkit_kept_asked"
 _KEPT = "lendkit_kept"
+_TRACKED = "lendkit_kept_tracked"
 
 _classes: tuple[type, ...] = ()
 _columns: dict[type, tuple[str, ...]] = {}
@@ -74,6 +75,15 @@ def _as_read(value, naive: bool):
     return value
 
 
+@event.listens_for(TenantSession, "loaded_as_persistent")
+@event.listens_for(TenantSession, "pending_to_persistent")
+@event.listens_for(TenantSession, "detached_to_persistent")
+def _track(session, instance) -> None:
+    """Remember the session's objects of the classes kept when unchanged."""
+    if _classes and isinstance(instance, _classes):
+        session.info.setdefault(_TRACKED, {})[id(instance)] = instance
+
+
 @event.listens_for(TenantSession, "before_flush")
 def _note_changed(session, _flush_context, _instances) -> None:
     if not _classes:
@@ -91,10 +101,12 @@ def _snapshot(session) -> None:
     changed = session.info.pop(_CHANGED, set())
     asked = session.info.pop(_ASKED, [])
     candidates = {id(obj): obj for obj in asked}
-    if _classes:
-        for obj in list(session.identity_map.values()):
-            if isinstance(obj, _classes) and id(obj) not in changed:
-                candidates.setdefault(id(obj), obj)
+    tracked = session.info.get(_TRACKED, {})
+    for key, obj in list(tracked.items()):  # not the whole identity map: a batch session holds 100,000s
+        if inspect(obj).session is not session:
+            del tracked[key]
+        elif key not in changed:
+            candidates.setdefault(key, obj)
     naive = session.get_bind().dialect.name == "sqlite"  # SQLite gives datetimes back naive (in UTC)
     kept = []
     for obj in candidates.values():
