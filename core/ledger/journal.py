@@ -205,6 +205,11 @@ def writing() -> Iterator[Transaction]:
     Nested use joins the outer transaction. After the commit, every entry
     posted inside is announced to plugins (``money_moved``). A tenant must be
     bound.
+
+    SQLite: writers are serialised by a process lock, and the session's pool
+    connection is taken BEFORE it: a thread that waited for a pool connection
+    while holding the lock would wait for ever on threads that hold every
+    connection and wait for the lock.
     """
     outer = _current.get()
     if outer is not None:
@@ -217,6 +222,8 @@ def writing() -> Iterator[Transaction]:
     engine = session.get_bind()
     dialect = engine.dialect.name
     tx = Transaction(tenant_id=tenant_id, dialect=dialect)
+    if dialect == "sqlite":
+        session.connection()  # the pool connection first, then the lock (see above)
     token = _current.set(tx)
     try:
         with _sqlite_lock(engine) if dialect == "sqlite" else nullcontext():

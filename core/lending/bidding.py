@@ -23,7 +23,6 @@ the loan's row is locked and the sum of bids can never pass the loan's amount:
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -69,19 +68,6 @@ def list_loan(loan: Loan, *, now: datetime | None = None) -> None:
 
 
 # --------------------------------------------------------------------- bidding
-
-
-@contextmanager
-def _writing():
-    """:func:`~core.ledger.journal.writing` with the session's pool connection taken first.
-
-    On SQLite ``writing`` serialises writers with a process lock; a thread that
-    waited for a pool connection while holding it could wait for ever on threads
-    that hold a connection and wait for the lock.
-    """
-    db.session.connection()
-    with writing() as tx:
-        yield tx
 
 
 def _check_listing(loan: Loan, investor_id: int, now: datetime) -> None:
@@ -196,7 +182,7 @@ def _reserve(loan_id: int, investor_id: int, requested: int, request_key: str, a
     (another bid got in between, the listing closed) the loan's row is locked
     (``SELECT … FOR UPDATE``), read again and the rules applied to it.
     """
-    with _writing():
+    with writing():
         existing = db.session.scalars(select(Bid).where(Bid.request_key == request_key)).first()
         if existing is not None:
             if (existing.loan_id, existing.investor_id, existing.requested) != (loan_id, investor_id, requested):
@@ -336,7 +322,7 @@ def _settle(bid_id: int, loan_id: int, investor_id: int, amount: int, outcome: s
     else:
         change = {"bid_total": Loan.bid_total - amount}
     funded = False
-    with _writing():
+    with writing():
         pending = db.session.execute(
             update(Bid).where(Bid.id == bid_id, Bid.state == "pending")
             .values(state=state, reason=why, updated_at=settled_at)
@@ -368,7 +354,7 @@ def _notify_placed(values: dict) -> None:
     foreign key's lock before the loan's row lock can deadlock (see :func:`_settle`);
     after the loan's lock it would hold the loan while the SMS gateway answers.
     """
-    with _writing():
+    with writing():
         notify(values["investor_id"], "bid_placed", f"bid:{values['id']}", loan=db.session.get(Loan, values["loan_id"]),
                amount=values["amount"])
 
