@@ -21,16 +21,21 @@ read (``set_committed_value``): no SELECT. The rules:
   default the flush did not fetch);
 * an object is kept only when every column is loaded (a server default the
   flush did not fetch leaves one unloaded: it is then read again);
-* the values are given back as the database would (SQLite: datetimes naive, in UTC);
+* the values are given back as the database would (SQLite: datetimes naive, their zone dropped);
 * a rollback forgets everything, as before; a SAVEPOINT released keeps
   nothing by itself (nothing is expired then).
 
 Another process's change to a kept row is seen by the next request (each
-request has its own session), as an earlier commit's reader saw it.
+request has its own session). Within one long-lived session (a command, a
+worker) a kept tenant row is not read again after a commit, and a query
+returns the object the session holds as it is (as it does for any loaded
+object), unless it asks for ``populate_existing``: code that reads a tenant
+to change it from what another process may have written asks for it
+(:func:`core.tenancy.sync.sync_tenants` does).
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm.attributes import set_committed_value
@@ -57,6 +62,8 @@ def keep_after_commit(*objects) -> None:
     """Keep ``objects`` (flushed by this transaction) across its commit; see the module's rules."""
     from core.extensions import db
 
+    for obj in objects:
+        inspect(obj)  # not a mapped object: fail here, not after the commit
     db.session.info.setdefault(_ASKED, []).extend(objects)
 
 
@@ -71,15 +78,15 @@ def _column_keys(obj) -> tuple[str, ...]:
 def _as_read(value, naive: bool):
     """``value`` as the database would give it back."""
     if naive and isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.replace(tzinfo=None)  # SQLite keeps the wall-clock time and drops the zone
     return value
 
 
 @event.listens_for(TenantSession, "loaded_as_persistent")
 @event.listens_for(TenantSession, "pending_to_persistent")
-@event.listens_for(TenantSession, "detached_to_persistent")
 def _track(session, instance) -> None:
-    """Remember the session's objects of the classes kept when unchanged."""
+    """Remember the session's objects of the classes kept when unchanged: loaded by it, or inserted by it
+    (an object attached from elsewhere carries values of no transaction of this session: not tracked)."""
     if _classes and isinstance(instance, _classes):
         session.info.setdefault(_TRACKED, {})[id(instance)] = instance
 
@@ -120,17 +127,12 @@ def _snapshot(session) -> None:
     session.info[_KEPT] = kept
 
 
-@event.listens_for(TenantSession, "after_rollback")
-def _forget(session) -> None:
-    if not session.in_nested_transaction():
-        for name in (_CHANGED, _ASKED, _KEPT):
-            session.info.pop(name, None)
-
-
 @event.listens_for(TenantSession, "after_transaction_end")
 def _give_back(session, transaction) -> None:
     if transaction.parent is not None:
         return
+    session.info.pop(_CHANGED, None)  # noted for this transaction only, however it ended (close() too)
+    session.info.pop(_ASKED, None)
     for obj, values in session.info.pop(_KEPT, ()):
         if inspect(obj).session is session:
             for key, value in values.items():

@@ -63,9 +63,41 @@ def test_a_rollback_keeps_nothing(tenant_a):
         keep_after_commit(notice)
         db.session.rollback()
         assert notice.title == "Title"  # read again: the rollback undid the change
-        db.session.execute(text("SELECT 1"))
-        db.session.commit()  # the next commit does not give back what the rolled-back transaction asked for
+        db.session.execute(text("UPDATE notice SET title = 'Changed elsewhere' WHERE id = :id"), {"id": notice.id})
+        db.session.commit()  # what the rolled-back transaction asked to keep is not given back by this commit
+        assert notice.title == "Changed elsewhere"
+
+
+def test_what_a_closed_session_noted_is_not_kept_by_its_next_transaction(tenant_a):
+    with tenant_context(tenant_a):
+        notice = Notice(key="closed", title="Title", body="Body")
+        db.session.add(notice)
+        db.session.commit()
+        notice_id = notice.id
+        notice.title = "Flushed"
+        db.session.flush()
+        keep_after_commit(notice)
+        db.session.close()  # the transaction ends without a commit (rolled back)
+        notice = db.session.get(Notice, notice_id)
         assert notice.title == "Title"
+        db.session.execute(text("UPDATE notice SET title = 'Changed elsewhere' WHERE id = :id"), {"id": notice_id})
+        db.session.commit()
+        assert notice.title == "Changed elsewhere"
+
+
+def test_a_tenant_attached_from_elsewhere_is_read_again_after_a_commit(app, tenant_a):
+    from sqlalchemy.orm import make_transient_to_detached
+
+    from core.tenancy.models import Tenant
+
+    tenant_id = tenant_a.id
+    db.session.expunge(tenant_a)
+    copy = Tenant(**{c.key: getattr(tenant_a, c.key) for c in Tenant.__mapper__.column_attrs})
+    copy.name = "Not what the row holds"
+    make_transient_to_detached(copy)  # as if clean: values of no transaction of this session
+    db.session.add(copy)
+    db.session.commit()
+    assert db.session.get(Tenant, tenant_id).name != "Not what the row holds"
 
 
 def test_a_partly_loaded_object_is_read_again(tenant_a):

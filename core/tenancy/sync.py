@@ -74,7 +74,9 @@ def sync_tenants(tenants_dir: Path | None = None, only: str | None = None) -> li
 
 def _upsert(item: LoadedTenant, hook) -> SyncResult:
     config = item.config
-    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == config["slug"]))
+    # the row as stored now, even if this session holds it already (core.kept keeps it across commits)
+    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == config["slug"])
+                               .execution_options(populate_existing=True))
     created = tenant is None
     if created:
         tenant = Tenant(slug=config["slug"], stage="requirements")
