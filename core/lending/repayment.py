@@ -173,11 +173,14 @@ def prepayment_quote(loan: Loan) -> dict | None:
 # --------------------------------------------------------------------- prepare
 
 
-def _attempt_key(prefix: str, loan_id: int) -> str:
-    """``<prefix>:<n>`` for the loan's next attempt (found through the loan's repayments: a ``LIKE`` alone
-    cannot use an index under most collations and would read every repayment of the tenant)."""
-    tried = db.session.scalar(select(func.count(Repayment.id)).where(
-        Repayment.loan_id == loan_id, Repayment.key.like(f"{prefix}:%"))) or 0
+def _attempt_key(prefix: str, loan_id: int, installment_id: int | None, kind: str) -> str:
+    """``<prefix>:<n>`` for the next attempt: ``n`` is one more than the repayments of this ``kind`` of this
+    installment (of the loan, for a prepayment) — the count the daily collection uses for its batches
+    (:mod:`core.lending.collection`), so both make the same keys, imported repayments counted alike."""
+    query = select(func.count(Repayment.id)).where(Repayment.loan_id == loan_id, Repayment.kind == kind)
+    if installment_id is not None:
+        query = query.where(Repayment.installment_id == installment_id)
+    tried = db.session.scalar(query) or 0
     return f"{prefix}:{tried + 1}"
 
 
@@ -281,11 +284,11 @@ def _prepare_installment(loan_id: int, installment_id: int, day: date, *, by_res
             if inst.advanced_on is not None:
                 return None
             parts = split(inst.principal, inst.interest, 0, terms.get("investor_fee_rate", "0"), claims)
-            return _store(loan, inst, kind=kind, key=_attempt_key(f"advance:{inst.id}", loan.id), payer_id=None,
-                          parts=parts,
+            return _store(loan, inst, kind=kind, key=_attempt_key(f"advance:{inst.id}", loan.id, inst.id, kind),
+                          payer_id=None, parts=parts,
                           principal=inst.principal, interest=inst.interest, penalty=0, platform_fee=0,
                           to_reserve=0, day=day).id
-        return _store(loan, inst, kind=kind, key=_attempt_key(f"repay:{inst.id}", loan.id),
+        return _store(loan, inst, kind=kind, key=_attempt_key(f"repay:{inst.id}", loan.id, inst.id, kind),
                       **installment_payment(loan, inst, claims), day=day).id
 
 
@@ -490,7 +493,8 @@ def prepay(loan_id: int, *, day: date | None = None) -> Repayment:
                                       amount=_money(quote["total"], loan.currency)), code="insufficient_funds")
             parts = split(quote["principal"], quote["interest"], 0, loan.terms.get("investor_fee_rate", "0"),
                           active_claims(loan.id))
-            rep_id = _store(loan, None, kind="prepayment", key=_attempt_key(f"prepay:{loan.id}", loan.id),
+            rep_id = _store(loan, None, kind="prepayment",
+                            key=_attempt_key(f"prepay:{loan.id}", loan.id, None, "prepayment"),
                             payer_id=loan.borrower_id, parts=parts, principal=quote["principal"],
                             interest=quote["interest"], penalty=0,
                             platform_fee=quote["management_fee"] + quote["prepayment_fee"] + sum(p.fee for p in parts),

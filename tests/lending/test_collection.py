@@ -164,6 +164,27 @@ def test_a_refused_batch_is_collected_one_by_one(world, monkeypatch):
     assert books_are_clean() == [] and reconcile_all_days() == []
 
 
+def test_a_payment_after_a_refused_batch_gets_a_key_of_its_own_when_another_attempt_had_another_key(
+        world, monkeypatch):
+    """The batch and the one-by-one payment count earlier attempts alike (repayments of the kind, of the
+    installment), so a failed attempt keyed otherwise (an imported one) cannot make them pick the same key."""
+    loans, _ = _loans(world, count=1)
+    day = _first_due()
+    inst = db.session.scalars(select(Installment).where(Installment.loan_id == loans[0].id,
+                                                        Installment.due_date == day)).one()
+    db.session.add(Repayment(loan_id=loans[0].id, installment_id=inst.id, kind="installment",
+                             key=f"import:{inst.id}", state="failed", reason="imported",
+                             payer_id=loans[0].borrower_id, amount=1, principal=1, interest=0, penalty=0,
+                             platform_fee=0, to_reserve=0, day=day))
+    db.session.commit()
+    _bank(monkeypatch, ("refused", None, "account_frozen"))  # the batch only; the single one goes through
+    assert collect(day, collect_ids(day)) == {"repaid": 1, "short": 0, "failed": 0}
+    keys = dict(db.session.execute(select(Repayment.key, Repayment.state)
+                                   .where(Repayment.installment_id == inst.id)).all())
+    assert keys == {f"import:{inst.id}": "failed", f"repay:{inst.id}:2": "failed", f"repay:{inst.id}:3": "done"}
+    assert books_are_clean() == [] and reconcile_all_days() == []
+
+
 def test_a_batch_the_bank_answers_later_is_settled_by_the_next_run(world, monkeypatch):
     loans, _ = _loans(world)
     day = _first_due()
