@@ -50,6 +50,27 @@ def test_tenant_sync_keeps_the_consoles_versions_on_top_of_the_file(app, tenant_
     assert tenant_a.file_config["branding"]["accent_color"] == "#445566"
 
 
+def test_a_save_builds_on_the_file_config_as_stored_now_not_as_this_session_last_read_it(app, tenant_a):
+    """Another process loaded a new tenant.yaml after this session read the tenant (kept across commits):
+    a console save merges its version over the new file config, not over the one this session held."""
+    import copy
+
+    from sqlalchemy import update
+
+    from core.tenancy.models import Tenant
+
+    newer = copy.deepcopy(tenant_a.file_config)
+    held = tenant_a.file_config["company"]
+    newer["company"] = dict(held, name="Alpha Lending Renamed Ltd.")
+    with db.engine.begin() as other:  # another connection, as another process would
+        other.execute(update(Tenant.__table__).where(Tenant.__table__.c.id == tenant_a.id).values(file_config=newer))
+    assert tenant_a.file_config["company"] == held  # what this session still holds
+    with tenant_context(tenant_a):
+        service.save_branding(tenant_a, branding(tenant_a, primary_color="#123456"), site(tenant_a), actor="user:1")
+    assert tenant_a.branding["primary_color"] == "#123456"
+    assert tenant_a.config["company"]["name"] == "Alpha Lending Renamed Ltd."
+
+
 def test_rollback_restores_an_old_version_as_a_new_one(tenant_a):
     with tenant_context(tenant_a):
         service.save_branding(tenant_a, branding(tenant_a, primary_color="#111111"), site(tenant_a), actor="user:1")

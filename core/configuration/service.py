@@ -141,8 +141,13 @@ def _actor_label(actor) -> str:
 
 
 def _apply(tenant: Tenant) -> None:
-    """Recompute ``tenant.config`` (and its mirrored columns) from the file config plus overrides."""
-    merged = apply_overrides(tenant, tenant.file_config or tenant.config)
+    """Recompute ``tenant.config`` (and its mirrored columns) from the file config plus overrides.
+
+    The file config is read from the row as it is now, not from the object: a sync may have loaded a new
+    ``tenant.yaml`` since this session read the tenant (which :mod:`core.kept` keeps across commits).
+    """
+    file_config = db.session.scalar(select(Tenant.file_config).where(Tenant.id == tenant.id))
+    merged = apply_overrides(tenant, file_config or tenant.file_config or tenant.config)
     tenant.config = merged
     tenant.name = merged["name"]
     tenant.default_locale = merged["default_locale"]
