@@ -1,26 +1,11 @@
 """core.kept: rows a transaction wrote (or read and left alone) are not read again after its commit."""
-import contextlib
-
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from core.extensions import db
 from core.kept import keep_after_commit
 from core.notices.models import Notice
 from core.tenancy import tenant_context
-
-
-@contextlib.contextmanager
-def statements():
-    seen = []
-
-    def on_execute(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", on_execute)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", on_execute)
+from testbed import statements
 
 
 def _as_stored(notice_id):

@@ -6,6 +6,7 @@ from core.extensions import db
 from core.notices.models import Notice
 from core.tenancy import ALL_TENANTS, CrossTenantWrite, TenantNotBound, tenant_context
 from core.tenancy.resolve import host_name, tenant_for_host
+from testbed import statements
 
 
 def add_notice(tenant, key, title="Title"):
@@ -158,34 +159,11 @@ def test_an_update_cannot_move_rows_to_another_tenant(tenant_a, tenant_b):
         assert db.session.scalar(select(func.count()).select_from(Notice)) == 0
 
 
-def _statements(app):
-    """A list that collects every SQL statement run until the context ends."""
-    import contextlib
-
-    from sqlalchemy import event
-
-    @contextlib.contextmanager
-    def collect():
-        seen = []
-
-        def on_execute(_conn, _cursor, statement, *_args):
-            seen.append(statement)
-
-        engine = db.engine
-        event.listen(engine, "before_cursor_execute", on_execute)
-        try:
-            yield seen
-        finally:
-            event.remove(engine, "before_cursor_execute", on_execute)
-
-    return collect()
-
-
 def test_a_tenant_row_the_transaction_did_not_change_is_not_read_again_after_a_commit(app, tenant_a):
     """A request commits several times; its tenant's row (and JSON configuration) is read once."""
     config, name = tenant_a.config, tenant_a.name
     add_notice(tenant_a, "kept")
-    with _statements(app) as seen:
+    with statements() as seen:
         assert tenant_a.config == config and tenant_a.name == name
         assert db.session.get(type(tenant_a), tenant_a.id) is tenant_a
     assert not [s for s in seen if "FROM tenant" in s]
@@ -197,7 +175,7 @@ def test_a_tenant_row_changed_in_the_transaction_is_read_again_after_the_commit(
     before = tenant_a.updated_at
     tenant_a.name = "Alpha Renamed"
     db.session.commit()
-    with _statements(app) as seen:
+    with statements() as seen:
         assert tenant_a.name == "Alpha Renamed"
         assert tenant_a.updated_at != before  # set by the database's row, not kept from before the change
     assert [s for s in seen if "FROM tenant" in s]

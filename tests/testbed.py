@@ -5,11 +5,13 @@ from ``conftest``: several conftest modules exist and the name is ambiguous).
 The ``kit`` fixture (tests/conftest.py) is a :class:`Kit`: users, staff with
 TOTP, one-time codes from the SMS outbox, KYC and sample identity data.
 """
+import contextlib
 import io
 import re
 from pathlib import Path
 
 import pyotp
+from sqlalchemy import event
 
 from core.accounts.identity import luhn_check_digit, resident_id_check_digit, uscc_check_char
 from core.extensions import db
@@ -17,6 +19,21 @@ from core.tenancy import tenant_context
 
 TESTS = Path(__file__).parent
 TEST_TENANTS = TESTS / "data" / "tenants"
+
+
+@contextlib.contextmanager
+def statements():
+    """``with statements() as seen:`` — ``seen`` lists every SQL statement the app's engine runs inside."""
+    seen = []
+
+    def on_execute(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_execute)
 
 
 class HostClient:

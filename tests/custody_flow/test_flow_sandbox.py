@@ -18,6 +18,7 @@ from core.ledger.journal import IdempotencyConflict, InsufficientFunds, InvalidT
 from core.ledger.models import JournalEntry
 
 from flow_fixtures import flow  # noqa: F401  (fixture; no conftest.py here, see flow_fixtures)
+from testbed import statements
 
 
 def bank():
@@ -209,20 +210,10 @@ def test_the_sandbox_bank_sends_no_callbacks_so_the_endpoint_refuses_them(flow, 
 def test_an_instruction_is_handed_back_as_stored_without_reading_it_again(flow):
     """The instruction a deposit returns was created and settled by this request's transactions; the session
     keeps it across those commits (core.kept), so reading it runs no SELECT, and it holds what the row holds."""
-    from sqlalchemy import event
-
     flow.open_user(8)
-    seen = []
-
-    def on_execute(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
     done = service.deposit(8, 12_345, key="dep-kept")
-    event.listen(db.engine, "before_cursor_execute", on_execute)
-    try:
+    with statements() as seen:
         values = {column.key: getattr(done, column.key) for column in CustodyInstruction.__mapper__.column_attrs}
-    finally:
-        event.remove(db.engine, "before_cursor_execute", on_execute)
     assert seen == []
     assert values["state"] == "confirmed" and values["attempts"] == 1 and values["bank_ref"]
     stored = db.session.execute(
