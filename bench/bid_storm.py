@@ -329,9 +329,8 @@ def main() -> None:
     print(f"servers: gunicorn, {args.workers} gthread workers × {args.threads} threads" if args.server == "gunicorn"
           else f"servers: {args.servers} werkzeug processes, threaded")
     try:
-        bases = [f"http://127.0.0.1:{port}/api/v1/loans/{loan_id}/bids" for port in ports]
-        if args.ceiling:
-            bases = [f"http://127.0.0.1:{port}{CEILING_PATHS[args.ceiling]}" for port in ports]
+        target = CEILING_PATHS[args.ceiling] if args.ceiling else f"/api/v1/loans/{loan_id}/bids"
+        bases = [f"http://127.0.0.1:{port}{target}" for port in ports]
         latencies: list[float] = []
         outcomes: dict[int, int] = {}
         lock = threading.Lock()
@@ -388,8 +387,8 @@ def main() -> None:
                                      .group_by(CustodyInstruction.idempotency_key)).all()
         status = loan.status
     latencies.sort()
+    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
     if args.ceiling:
-        p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
         print(f"ceiling, GET {CEILING_PATHS[args.ceiling]}: {len(latencies)} requests in {wall:.2f} s → "
               f"{len(latencies) / wall:.0f} req/s; HTTP statuses {dict(sorted(outcomes.items()))}")
         print(f"latency p50 {p(0.50):.0f} ms, p99 {p(0.99):.0f} ms; app servers' CPU {server_cpu:.1f} s = "
@@ -397,7 +396,6 @@ def main() -> None:
               f"(load average {load0:.1f} → {load1:.1f})")
         drop_scratch(args.database_url)
         return
-    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
     print(f"requests: {len(latencies)} in {wall:.2f} s; HTTP statuses {dict(sorted(outcomes.items()))}")
     print(f"accepted bids: {accepted} → {accepted / wall:.0f} bids/s; all requests {len(latencies) / wall:.0f} req/s")
     print(f"latency p50 {p(0.50):.0f} ms, p99 {p(0.99):.0f} ms, mean {statistics.mean(latencies) * 1000:.0f} ms")

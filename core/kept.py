@@ -75,11 +75,19 @@ def _column_keys(obj) -> tuple[str, ...]:
     return keys
 
 
-def _as_read(value, naive: bool):
-    """``value`` as the database would give it back."""
-    if naive and isinstance(value, datetime) and value.tzinfo is not None:
-        return value.replace(tzinfo=None)  # SQLite keeps the wall-clock time and drops the zone
-    return value
+def set_as_read(obj, values: dict) -> None:
+    """Give ``obj`` these column ``values`` as if just loaded: no SELECT to read them back.
+
+    Datetimes go in as the session's database gives them back: naive on SQLite, which
+    keeps the wall-clock time and drops the zone.
+    """
+    from core.extensions import db
+
+    naive = (inspect(obj).session or db.session).get_bind().dialect.name == "sqlite"
+    for key, value in values.items():
+        if naive and isinstance(value, datetime) and value.tzinfo is not None:
+            value = value.replace(tzinfo=None)
+        set_committed_value(obj, key, value)
 
 
 @event.listens_for(TenantSession, "loaded_as_persistent")
@@ -114,7 +122,8 @@ def _snapshot(session) -> None:
             del tracked[key]
         elif key not in changed:
             candidates.setdefault(key, obj)
-    naive = session.get_bind().dialect.name == "sqlite"  # SQLite gives datetimes back naive (in UTC)
+    if not candidates:  # most commits: nothing to keep
+        return
     kept = []
     for obj in candidates.values():
         state = inspect(obj)
@@ -123,7 +132,7 @@ def _snapshot(session) -> None:
         loaded = state.dict
         keys = _column_keys(obj)
         if all(key in loaded for key in keys):
-            kept.append((obj, {key: _as_read(loaded[key], naive) for key in keys}))
+            kept.append((obj, {key: loaded[key] for key in keys}))
     session.info[_KEPT] = kept
 
 
@@ -135,5 +144,4 @@ def _give_back(session, transaction) -> None:
     session.info.pop(_ASKED, None)
     for obj, values in session.info.pop(_KEPT, ()):
         if inspect(obj).session is session:
-            for key, value in values.items():
-                set_committed_value(obj, key, value)
+            set_as_read(obj, values)

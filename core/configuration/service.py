@@ -147,7 +147,7 @@ def _apply(tenant: Tenant) -> None:
     ``tenant.yaml`` since this session read the tenant (which :mod:`core.kept` keeps across commits).
     """
     file_config = db.session.scalar(select(Tenant.file_config).where(Tenant.id == tenant.id))
-    merged = apply_overrides(tenant, file_config or tenant.file_config or tenant.config)
+    merged = apply_overrides(tenant, file_config or tenant.config)
     tenant.config = merged
     tenant.name = merged["name"]
     tenant.default_locale = merged["default_locale"]

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.extensions import db
+from core.kept import set_as_read
 from core.ledger.chart import account
 from core.ledger.errors import InsufficientFunds, LedgerError
 from core.ledger.journal import writing
@@ -297,7 +298,7 @@ def settle_bid(bid_id: int, outcome: str, *, reason: str | None = None, notice: 
             return db.session.get(Bid, bid_id)
         if settled["state"] == "frozen" and notice:
             _notify_placed(values)
-        _fill(bid, dict(values, **settled))
+        set_as_read(bid, dict(values, **settled))  # no SELECT to read the bid back
         return bid
     if notice:
         bid = db.session.get(Bid, bid_id)
@@ -357,20 +358,6 @@ def _notify_placed(values: dict) -> None:
     with writing():
         notify(values["investor_id"], "bid_placed", f"bid:{values['id']}", loan=db.session.get(Loan, values["loan_id"]),
                amount=values["amount"])
-
-
-def _fill(bid: Bid, values: dict) -> None:
-    """Give an expired ``bid`` the column values we know it has, as if loaded: no SELECT to read it back.
-
-    Datetimes come back from SQLite naive (in UTC), so they are given to it that way there.
-    """
-    from sqlalchemy.orm.attributes import set_committed_value
-
-    naive = db.session.get_bind().dialect.name == "sqlite"
-    for key, value in values.items():
-        if naive and isinstance(value, datetime) and value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        set_committed_value(bid, key, value)
 
 
 def _funded(loan: Loan) -> None:
