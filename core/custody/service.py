@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Union
 
+from flask_babel import lazy_gettext as _l
+
 from core.custody.instructions import create, current_tenant, send
 from core.custody.models import CustodyInstruction
 from core.custody.provider import Instruction, TransferItem
@@ -108,6 +110,22 @@ def _positive(amount) -> int:
     if amount <= 0:
         raise ValueError("amount must be positive")
     return amount
+
+
+#: Why the bank refused an instruction, as a user is told (see :func:`refusal_text`).
+REFUSAL_TEXTS = {
+    "insufficient_funds": _l("there is not enough money for it at the bank"),
+    "invalid_card": _l("the bound bank card was not accepted"),
+    "duplicate_account": _l("a custody account already exists for this person"),
+    "unknown_account": _l("the bank does not know the custody account"),
+    "currency_mismatch": _l("the currency does not match the account"),
+}
+
+
+def refusal_text(reason: str | None) -> str:
+    """A bank's refusal reason (a code) in the reader's language; an unknown one in general words."""
+    text = REFUSAL_TEXTS.get(reason or "")
+    return str(text if text is not None else _l("the bank did not accept it"))
 
 
 def _run(kind, build, lines, *, key, memo="", owner=None) -> CustodyInstruction:

@@ -151,6 +151,10 @@ def render(tenant, locale: str, event: str, *, loan=None, **values) -> str:
                 filled[name] = money(value, tenant.currency)
             elif name in ("date", "deadline") and value is not None:
                 filled[name] = format_date(value, "medium")
+            elif name == "reason" and event == "bid_void":  # the bank's refusal code, in words
+                from core.custody.service import refusal_text
+
+                filled[name] = refusal_text(value)
             else:
                 filled[name] = str(value)
         return gettext(TEXTS[event]._args[0], **filled)

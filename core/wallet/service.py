@@ -13,7 +13,8 @@ from core.custody import service as custody
 from core.custody.models import CustodyInstruction
 from core.extensions import db
 from core.ledger.chart import account
-from core.ledger.errors import IdempotencyConflict, InsufficientFunds, render
+from core.i18n import money
+from core.ledger.errors import IdempotencyConflict, InsufficientFunds
 from core.ledger.models import JournalEntry, JournalLine, LedgerAccount, user_account_code
 
 #: What a history line's entry kind means to the user.
@@ -72,7 +73,11 @@ def _need_account(user_id: int) -> None:
 
 def _result(instruction: CustodyInstruction) -> CustodyInstruction:
     if instruction.state == "refused":
-        raise WalletRefused(instruction.reason or "refused", _l("The bank refused it (%(reason)s). Nothing was moved.", reason=instruction.reason or "?"), 422)
+        known = (instruction.reason or "") in custody.REFUSAL_TEXTS
+        message = (_l("The bank refused it: %(reason)s. Nothing was moved.", reason=custody.refusal_text(instruction.reason))
+                   if known else _l("The bank refused it. Nothing was moved; please try again later or contact customer "
+                                    "service."))
+        raise WalletRefused(instruction.reason or "refused", message, 422)
     return instruction
 
 
@@ -91,7 +96,11 @@ def withdraw(user_id: int, amount: int, key: str) -> CustodyInstruction:
     try:
         return _result(custody.withdraw(user_id, amount, key=f"wallet-withdraw:{user_id}:{key}", memo="withdrawal"))
     except InsufficientFunds as exc:
-        raise WalletRefused("insufficient_funds", render(exc.args[0]) if exc.args else _l("Not enough available funds."), 422) from None
+        available = exc.details.get("available")
+        message = (_l("Your available funds (%(available)s) do not cover this withdrawal.",
+                      available=money(available, custody.current_tenant().currency))
+                   if isinstance(available, int) else _l("Your available funds do not cover this withdrawal."))
+        raise WalletRefused("insufficient_funds", message, 422) from None
     except IdempotencyConflict:
         raise WalletRefused("idempotency_conflict", _l("This Idempotency-Key was already used for another request."), 409) from None
 

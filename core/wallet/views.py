@@ -95,7 +95,11 @@ def deposit():
     except service.WalletRefused as exc:
         flash(str(exc.message), "error")
     else:
-        flash(_("Deposit of %(amount)s sent to the bank (%(state)s).", amount=_fmt(amount), state=instruction.state), "success")
+        if instruction.state == "confirmed":
+            flash(_("%(amount)s is now in your custody account.", amount=_fmt(amount)), "success")
+        else:
+            flash(_("Your deposit of %(amount)s is with the bank; your balance shows it once the bank confirms.",
+                    amount=_fmt(amount)), "success")
     return redirect(url_for("wallet.home"))
 
 
@@ -113,7 +117,11 @@ def withdraw():
     except AccountRefused as exc:
         flash(str(exc.message), "error")
     else:
-        flash(_("Withdrawal of %(amount)s sent to the bank (%(state)s).", amount=_fmt(amount), state=instruction.state), "success")
+        if instruction.state == "confirmed":
+            flash(_("%(amount)s is on its way to your bank card.", amount=_fmt(amount)), "success")
+        else:
+            flash(_("Your withdrawal of %(amount)s is with the bank and set aside from your available funds until "
+                    "the bank confirms it.", amount=_fmt(amount)), "success")
     return redirect(url_for("wallet.home"))
 
 

@@ -132,6 +132,15 @@ def test_a_refused_bid_goes_void_once_and_its_amount_returns_to_the_listing(worl
     assert voids == ["bid_void"]
 
 
+def test_a_refused_bid_is_texted_in_words_not_as_the_banks_code(world, people):
+    loan = world.listed_loan(people.borrower, people.reviewer, people.risk, amount=500_000)
+    bid_id = _pending_bid(loan.id, people.investors[0], 100_000, "refused-2")
+    settle_bid(bid_id, "refused", reason="insufficient_funds")
+    text = db.session.scalar(select(LoanNotice.text).where(LoanNotice.key == f"bid_void:{bid_id}"))
+    assert text.endswith("could not be placed: there is not enough money for it at the bank"), text
+    assert "insufficient_funds" not in text
+
+
 def test_one_investor_racing_past_the_cap_gets_no_more_than_the_cap(world, app, tenant_a):
     """max_bid_per_investor holds when one investor's bids arrive at once (checked on the locked listing)."""
     borrower = world.user("borrower")

@@ -100,11 +100,17 @@ def test_the_wallet_page_shows_balances_and_moves_money(kit, client_a, investor)
     kit.web_login(client_a, MOBILE)
     response = client_a.post("/wallet/deposit", data={"amount": "250.00", "key": "page-1"}, follow_redirects=True)
     page = response.get_data(as_text=True)
-    assert "Deposit of" in page and "250.00" in page
+    assert "is now in your custody account" in page and "250.00" in page
     client_a.post("/wallet/deposit", data={"amount": "250.00", "key": "page-1"})  # a double click: one deposit
     assert client_a.get("/api/v1/wallet", headers=investor).json["available"] == money(25_000)
     bad = client_a.post("/wallet/withdraw", data={"amount": "abc", "transaction_password": TX_PASSWORD, "key": "p2"}, follow_redirects=True)
     assert "Enter an amount such as 100.00." in bad.get_data(as_text=True)
+    too_much = client_a.post("/wallet/withdraw", data={"amount": "99999", "transaction_password": TX_PASSWORD, "key": "p3"},
+                             follow_redirects=True).get_data(as_text=True)
+    # what the user has, as money; never a ledger account code or a bare figure
+    assert "Your available funds (CN¥250.00) do not cover this withdrawal." in too_much
+    assert "Insufficient funds in" not in too_much
+    assert client_a.get("/api/v1/wallet", headers=investor).json["available"] == money(25_000)  # nothing moved
     assert client_a.get("/wallet/transactions.csv").mimetype == "text/csv"
 
 
