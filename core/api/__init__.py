@@ -29,7 +29,9 @@ class Api(flask_smorest.Api):
             payload, code, headers = super().handle_http_exception(error)
             payload.setdefault("message", error.description)
             return payload, code, headers
-        return render_template("error.html", error=error), error.code
+        # werkzeug's own description is English boilerplate: the page says it in the reader's language instead
+        detail = error.description if error.description != type(error).description else None
+        return render_template("error.html", error=error, detail=detail), error.code
 
 
 class Blueprint(flask_smorest.Blueprint):

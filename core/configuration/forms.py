@@ -299,7 +299,7 @@ RULE_FIELDS = (
     Field("credit.scorecard.debt_reference.enterprise", _l("Debt that scores zero, enterprise"), "money"),
     Field("credit.refuse.blacklisted", _l("Refuse blacklisted borrowers"), "bool"),
     Field("credit.refuse.court_judgment", _l("Refuse borrowers with a court judgment"), "bool"),
-    Field("risk.reserve_pays_investors", _l("The risk reserve pays investors when a borrower is late (垫付)"), "bool",
+    Field("risk.reserve_pays_investors", _l("The risk reserve pays investors when a borrower is late"), "bool",
           _l("When on, each product's “reserve pays investors after” days apply.")),
 )
 

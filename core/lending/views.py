@@ -6,11 +6,13 @@ Amounts are typed in major units (yuan, dollars) and converted exactly with
 """
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
@@ -98,6 +100,49 @@ def bid_state_label(state: str) -> str:
     return str(BID_STATE_LABELS.get(state, state))
 
 
+INSTALLMENT_LABELS = {"due": _l("Due"), "overdue": _l("Overdue"), "paid": _l("Paid"), "written_off": _l("Written off")}
+CLAIM_LABELS = {"active": _l("Earning"), "transferred": _l("Sold"), "closed": _l("Closed")}
+REVIEW_STEP_LABELS = {"review": _l("First review"), "risk": _l("Risk review")}
+REVIEW_DECISION_LABELS = {"approved": _l("Approved"), "rejected": _l("Rejected")}
+_DAYS_OVERDUE = re.compile(r"^(\d+) days overdue$")
+
+
+@pages.app_template_global()
+def installment_status_label(status: str) -> str:
+    return str(INSTALLMENT_LABELS.get(status, status))
+
+
+@pages.app_template_global()
+def claim_status_label(status: str) -> str:
+    return str(CLAIM_LABELS.get(status, status))
+
+
+@pages.app_template_global()
+def review_label(step: str, decision: str) -> str:
+    """``review``/``approved`` → "First review: Approved"."""
+    return _("%(step)s: %(decision)s", step=REVIEW_STEP_LABELS.get(step, step),
+             decision=REVIEW_DECISION_LABELS.get(decision, decision))
+
+
+@pages.app_template_global()
+def collection_label(status: str) -> str:
+    return str(COLLECTION_LABELS.get(status, status))
+
+
+@pages.app_template_global()
+def event_reason(event) -> str:
+    """Why a loan changed status: a staff member's words as written; the daily job's reasons in the reader's language."""
+    reason = event.reason or ""
+    if event.actor != "daily":
+        return reason
+    if reason == "deadline passed":
+        return _("the funding deadline passed")
+    late = _DAYS_OVERDUE.match(reason)
+    if late:
+        return ngettext("%(num)d day overdue", "%(num)d days overdue", int(late.group(1)))
+    return reason
+
+
 # ------------------------------------------------------------------ forms
 
 
@@ -111,8 +156,12 @@ def _major_to_minor(text, field: str) -> int:
         value = Decimal(str(text or "").strip().replace(",", "").replace("，", ""))
     except InvalidOperation:
         raise LendingError(_l("Enter an amount such as 5000."), code=field, field=field) from None
-    if not value.is_finite() or value <= 0 or value.as_tuple().exponent < -minor_units(g.tenant.currency):
+    if not value.is_finite():
         raise LendingError(_l("Enter an amount such as 5000."), code=field, field=field)
+    if value <= 0:
+        raise LendingError(_l("The amount must be more than zero."), code=field, field=field)
+    if value.as_tuple().exponent < -minor_units(g.tenant.currency):
+        raise LendingError(_l("Enter the amount to the cent at most, such as 5000.50."), code=field, field=field)
     return to_minor(value, g.tenant.currency)
 
 
@@ -157,7 +206,8 @@ class AutoBidForm(FlaskForm):
     max_per_loan = StringField(_l("At most per loan"), render_kw={"inputmode": "decimal"})
     min_rate = StringField(_l("Lowest annual rate (%)"), render_kw={"inputmode": "decimal"})
     keep_available = StringField(_l("Always keep available"), render_kw={"inputmode": "decimal"})
-    active = BooleanField(_l("Active"), default=True)
+    # auto-bidding invests without asking each time: an investor switches it on, never a default
+    active = BooleanField(_l("Active"), default=False)
 
 
 def _flash_refusal(exc, form=None) -> None:
@@ -205,7 +255,7 @@ def listing(loan_id):
                                           .order_by(Installment.number)).all()
     context = dict(
         loan=loan, now=utcnow(), party=party, staff=staff, installments=installments,
-        bid_form=BidForm(), review_form=ReviewForm(), password_form=PasswordForm(), note_form=NoteForm(),
+        bid_form=BidForm(amount=(request.args.get("amount") or "")[:20] or None), review_form=ReviewForm(), password_form=PasswordForm(), note_form=NoteForm(),
         my_bids=db.session.scalars(select(Bid).where(Bid.loan_id == loan.id, Bid.investor_id == user.id)
                                    .order_by(Bid.id)).all() if user is not None else [],
         bidders=db.session.scalar(select(func.count(func.distinct(Bid.investor_id)))
@@ -220,7 +270,13 @@ def listing(loan_id):
         notes=db.session.scalars(select(CollectionNote).where(CollectionNote.loan_id == loan.id)
                                  .order_by(CollectionNote.id)).all() if staff else [],
         quote=None,
+        next_due=None,
     )
+    if user is not None and loan.borrower_id == user.id and loan.status in ("repaying", "overdue", "defaulted"):
+        from core.lending.repayment import amount_to_repay, next_installment
+
+        due = next_installment(loan.id)  # what "Repay now" pays
+        context["next_due"] = (due, amount_to_repay(due)) if due is not None else None
     if user is not None and loan.borrower_id == user.id and loan.status == "repaying":
         from core.lending.repayment import prepayment_quote
 
@@ -301,6 +357,8 @@ def _borrower_pays(loan_id: int, pay, paid_message):
             flash(_("The bank has not confirmed the repayment yet; we will update it shortly."), "warning")
     except (LendingError, AccountRefused) as exc:
         _flash_refusal(exc)
+        # the amount typed stays in the field (never the password)
+        return redirect(url_for(".listing", loan_id=loan.id, amount=(form.amount.data or "")[:20] or None))
     return redirect(url_for(".listing", loan_id=loan.id))
 
 
@@ -358,13 +416,17 @@ def bid(loan_id):
                            request_key=f"web:{current_user.id}:{loan.id}:{request.form.get('nonce') or utcnow().timestamp()}",
                            transaction_password=form.transaction_password.data)
         if placed.state == "void":
-            flash(_("Your bid could not be placed: %(reason)s", reason=placed.reason), "error")
+            from core.custody.service import refusal_text
+
+            flash(_("Your bid could not be placed: %(reason)s", reason=refusal_text(placed.reason)), "error")
         elif placed.amount < placed.requested:
             flash(_("Only %(amount)s was left, so your bid was trimmed to it.", amount=_money(placed.amount)), "success")
         else:
             flash(_("You bid %(amount)s; it is frozen in your custody account.", amount=_money(placed.amount)), "success")
     except (LendingError, AccountRefused) as exc:
         _flash_refusal(exc)
+        # the amount typed stays in the field (never the password)
+        return redirect(url_for(".listing", loan_id=loan.id, amount=(form.amount.data or "")[:20] or None))
     return redirect(url_for(".listing", loan_id=loan.id))
 
 
