@@ -46,3 +46,25 @@ def test_a_borrower_sees_credit_and_own_loans_on_a_phone(live_server, phone, scr
     assert "LN" in phone.locator("main").inner_text()
     assert no_sideways_scroll(phone)
     screenshot(phone, f"{slug}-my-loans-phone-{locale}")
+
+
+WRONG_PASSWORD = {"demo-cn": "交易密码错误。", "demo-en": "The transaction password is wrong."}
+INVEST = {"demo-cn": "出借", "demo-en": "Invest"}
+
+
+@pytest.mark.parametrize("slug,locale", [("demo-cn", "zh_CN"), ("demo-en", "en")])
+def test_an_investor_mistyping_the_transaction_password_keeps_the_amount_on_a_phone(live_server, phone, screenshot,
+                                                                                    slug, locale):
+    sign_in(phone, live_server, slug, DEMO_PEOPLE["investors"][0])
+    phone.goto(live_server.url(slug, "/loans"))
+    phone.locator("main a[href^='/loans/']").filter(has_text="LN").first.click()
+    phone.wait_for_load_state()
+    phone.fill("input[name=amount]", "300")
+    phone.fill("input[name=transaction_password]", "not-the-password-1")
+    phone.get_by_role("button", name=INVEST[slug], exact=True).click()
+    phone.wait_for_load_state()
+    assert WRONG_PASSWORD[slug] in phone.locator("main").inner_text()
+    assert phone.input_value("input[name=amount]") == "300"  # typed once, kept
+    assert phone.input_value("input[name=transaction_password]") == ""  # never echoed back
+    assert no_sideways_scroll(phone)
+    screenshot(phone, f"{slug}-bid-refused-phone-{locale}")
