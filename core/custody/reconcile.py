@@ -15,6 +15,10 @@ account:
   against the total of every sub-account).
 
 Each run is stored (:class:`ReconciliationRun` with its differences).
+
+A day after today in the tenant's time zone has no statement yet: the
+command line and the staff page call :func:`refuse_future_day` first, so a
+mistyped date is refused instead of being recorded as a clean day.
 """
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ from core.ledger.journal import writing
 from core.ledger.models import JournalEntry, JournalLine, LedgerAccount, platform_account_code
 from core.tenancy.models import utcnow
 
-__all__ = ["reconcile", "Difference"]
+__all__ = ["reconcile", "refuse_future_day", "FutureDay", "Difference"]
 
 Key = tuple[str, str]  # (custody sub-account, "available" | "frozen")
 
@@ -144,6 +148,23 @@ def _closing_differences(day: date, statement, mirrors) -> list[Difference]:
                                     ledger_amount=ledger_total, bank_amount=bank_total,
                                     note="all money at the bank"))
     return found
+
+
+class FutureDay(ValueError):
+    """The statement day asked for is after today in the tenant's time zone."""
+
+    def __init__(self, day: date, today: date):
+        super().__init__(f"{day.isoformat()} is after today ({today.isoformat()}); the bank has no statement for it yet")
+        self.day, self.today = day, today
+
+
+def refuse_future_day(day: date, tenant=None) -> None:
+    """Raise :class:`FutureDay` when ``day`` is after today in the (bound) tenant's time zone."""
+    from core.lending.lifecycle import tenant_today
+
+    today = tenant_today(tenant)
+    if day > today:
+        raise FutureDay(day, today)
 
 
 def reconcile(day: date, *, provider=None) -> ReconciliationRun:

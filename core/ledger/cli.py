@@ -105,12 +105,16 @@ def ledger_export(slug, fmt, output):
 def reconcile_command(slug, day):
     """Compare the ledger with the custody bank's statement of a day; exit 1 on any difference."""
     from core.custody.provider import CustodyError
-    from core.custody.reconcile import reconcile
+    from core.custody.reconcile import FutureDay, reconcile, refuse_future_day
     from core.tenancy import tenant_context
 
     when = _day(day)
     tenant = _tenant(slug)
     with tenant_context(tenant):
+        try:
+            refuse_future_day(when, tenant)
+        except FutureDay as exc:
+            raise click.ClickException(f"--date: {exc}") from None
         try:
             run = reconcile(when)
         except CustodyError as exc:

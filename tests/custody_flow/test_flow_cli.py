@@ -113,3 +113,22 @@ def test_the_commands_are_registered(lendkit):
     listing = lendkit("--help").output
     for name in ("ledger", "reconcile", "custody", "sandbox-bank"):
         assert name in listing
+
+
+def test_reconcile_refuses_a_day_after_today_in_one_line_and_records_nothing(lendkit, tenant_a):
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from core.custody.models import ReconciliationRun
+    from core.extensions import db
+    from core.lending.lifecycle import tenant_today
+    from core.tenancy import tenant_context
+
+    with tenant_context(tenant_a):
+        tomorrow = (tenant_today(tenant_a) + timedelta(days=1)).isoformat()
+    result = lendkit("reconcile", "--tenant", "alpha", "--date", tomorrow)
+    assert result.exit_code != 0
+    assert len(result.output.strip().splitlines()) == 1 and f"--date: {tomorrow} is after today" in result.output
+    with tenant_context(tenant_a):
+        assert db.session.scalar(select(func.count(ReconciliationRun.id))) == 0
