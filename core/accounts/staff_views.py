@@ -38,14 +38,17 @@ def _is_staff() -> bool:
     return bool(user is not None and user.is_staff)
 
 
-nav_item("staff.dashboard", _l("Staff"), order=85, when=_is_staff, active_prefix="staff.")
+#: The one entry of the site's menu for staff; every staff page is under it (the staff menu is in staff/_layout.html).
+nav_item("staff.dashboard", _l("Staff"), order=85, when=_is_staff,
+         active_prefix=("staff.", "lending.staff_", "finance.", "settings."))
 
 
 @staff.route("/")
 @requires("staff.console")
 def dashboard():
-    pending = len(db.session.scalars(select(KycApplication.id).where(KycApplication.status == "pending")).all())
-    return render_template("staff/dashboard.html", pending=pending, logout_form=ConfirmForm())
+    from core.accounts.today import queues_for
+
+    return render_template("staff/dashboard.html", queues=queues_for(current_user), logout_form=ConfirmForm())
 
 
 # ------------------------------------------------------------------ KYC review
@@ -268,5 +271,24 @@ def users_export():
 @staff.route("/audit")
 @requires("audit.view")
 def audit_log():
-    records = db.session.scalars(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(200)).all()
-    return render_template("staff/audit.html", records=records)
+    from core.audit import labels
+
+    before = request.args.get("before", type=int)
+    query = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(AUDIT_PAGE + 1)
+    if before:
+        query = query.where(AuditRecord.seq < before)
+    records = db.session.scalars(query).all()
+    older = records[AUDIT_PAGE - 1].seq if len(records) > AUDIT_PAGE else None
+    records = records[:AUDIT_PAGE]
+    ids = labels.user_ids([r.actor for r in records] + [r.target for r in records])
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+    currency = g.tenant.currency
+    rows = [{"record": r, "event": labels.event_label(r.event), "actor": labels.person(r.actor, users),
+             "actor_id": r.actor_id if r.actor_id in users else None,
+             "target": labels.person(r.target, users) if r.target.startswith("user:") else r.target,
+             "details": labels.details_pairs(r.details, currency, r.event)} for r in records]
+    return render_template("staff/audit.html", rows=rows, older=older, before=before)
+
+
+#: Audit records per page.
+AUDIT_PAGE = 100

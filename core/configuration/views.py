@@ -20,7 +20,6 @@ from core.accounts.roles import define_permission
 from core.configuration import forms, service
 from core.i18n import LOCALE_NAMES, current_locale
 from core.tenancy.config import SUPPORTED_LOCALES
-from core.web.nav import nav_item
 
 define_permission("settings.edit", ("tenant_admin",), "Change the site's branding and loan products")
 define_permission("settings.rules", ("risk_officer",), "Change the lending rules: credit grades, scorecard, risk reserve")
@@ -98,9 +97,7 @@ def _can_edit() -> bool:
     return _can("settings.edit")
 
 
-nav_item("settings.branding", _l("Site settings"), order=80, when=_can_edit, active_prefix="settings.")
-nav_item("settings.rules", _l("Lending rules"), order=81, when=lambda: _can("settings.rules") and not _can_edit(),
-         active_prefix="settings.rules")
+# Reached from the staff menu (staff/_layout.html), not from the site's menu.
 
 
 # ---------------------------------------------------------------- products and rules

@@ -73,7 +73,6 @@ def _can(permission: str) -> bool:
 nav_item("lending.listings", _l("Invest"), order=20, active_prefix="lending.listing")
 nav_item("lending.my_loans", _l("My loans"), order=30, when=lambda: _can("borrow"), active_prefix="lending.my_loans")
 nav_item("lending.portfolio", _l("My investments"), order=31, when=lambda: _can("invest"), active_prefix="lending.portfolio")
-nav_item("lending.staff_loans", _l("Loans"), order=85, when=lambda: _can("loans.staff_view"), active_prefix="lending.staff")
 
 
 @pages.app_template_global()
@@ -514,10 +513,70 @@ def buy(claim_id):
 @pages.route("/staff/loans")
 @requires("loans.staff_view")
 def staff_loans():
+    from core.accounts.today import day_bounds
+    from core.lending.lifecycle import tenant_today, tenant_zone
+
+    start, end = day_bounds(tenant_today(g.tenant), tenant_zone(g.tenant))
     queue = db.session.scalars(select(Loan).where(Loan.status == "submitted").order_by(Loan.submitted_at)).all()
+    closing = db.session.scalars(select(Loan).where(Loan.status == "listed", Loan.deadline >= start, Loan.deadline < end)
+                                 .order_by(Loan.deadline)).all()
+    failed = db.session.scalars(select(Loan).where(Loan.status == "failed", Loan.status_changed_at >= start,
+                                                   Loan.status_changed_at < end).order_by(Loan.id)).all()
     overdue = db.session.scalars(select(Loan).where(Loan.status.in_(("overdue", "defaulted"))).order_by(Loan.id)).all()
     recent = db.session.scalars(select(Loan).order_by(Loan.id.desc()).limit(50)).all()
-    return render_template("lending/staff_loans.html", queue=queue, overdue=overdue, recent=recent)
+    return render_template("lending/staff_loans.html", queue=queue, closing=closing, failed=failed, overdue=overdue,
+                           recent=recent)
+
+
+def collection_rows(collection: str | None = None) -> list[dict]:
+    """The bound tenant's overdue and defaulted loans for collection staff, longest overdue first.
+
+    Each row: the loan, days overdue (its oldest overdue installment, as of today or the last day the
+    daily run accrued penalty for, whichever is later), the amount overdue (every overdue installment
+    with penalty and late fee), and the newest collection note.
+    """
+    from core.lending.lifecycle import tenant_today
+    from core.lending.overdue import days_overdue
+
+    where = [Loan.status.in_(("overdue", "defaulted"))]
+    if collection:
+        where.append(Loan.collection_status == collection)
+    loans = db.session.scalars(select(Loan).where(*where).order_by(Loan.id)).all()
+    if not loans:
+        return []
+    ids = [loan.id for loan in loans]
+    late = {}
+    for inst in db.session.scalars(select(Installment).where(Installment.loan_id.in_(ids),
+                                                             Installment.status == "overdue")
+                                   .order_by(Installment.loan_id, Installment.number)):
+        late.setdefault(inst.loan_id, []).append(inst)
+    newest = select(func.max(CollectionNote.id)).where(CollectionNote.loan_id.in_(ids)).group_by(CollectionNote.loan_id)
+    notes = {n.loan_id: n for n in db.session.scalars(select(CollectionNote).where(CollectionNote.id.in_(newest)))}
+    today = tenant_today(g.tenant)
+    rows = []
+    for loan in loans:
+        installments = late.get(loan.id, [])
+        oldest = installments[0] if installments else None
+        as_of = max([today] + [i.penalty_through for i in installments if i.penalty_through])
+        rows.append({
+            "loan": loan,
+            "days": days_overdue(oldest, as_of) if oldest is not None else 0,
+            "installments": len(installments),
+            "amount": sum(i.total_due for i in installments),
+            "note": notes.get(loan.id),
+        })
+    rows.sort(key=lambda r: (-r["days"], r["loan"].id))
+    return rows
+
+
+@pages.route("/staff/collection")
+@requires("loans.collect")
+def staff_collection():
+    collection = request.args.get("collection") or None
+    if collection not in COLLECTION_LABELS:
+        collection = None
+    return render_template("lending/staff_collection.html", rows=collection_rows(collection), collection=collection,
+                           statuses=list(COLLECTION_LABELS))
 
 
 @pages.route("/staff/loans/<int:loan_id>/review", methods=["POST"])

@@ -20,14 +20,14 @@ class NavItem:
     label: object  # a lazy string, translated when rendered
     order: int
     when: Callable[[], bool] | None = None
-    #: Endpoints (prefixes) that mark this entry as the current page.
-    active_prefix: str | None = None
+    #: Endpoints (prefixes, one or a tuple) that mark this entry as the current page.
+    active_prefix: str | tuple[str, ...] | None = None
 
 
 _ITEMS: dict[str, NavItem] = {}
 
 
-def nav_item(endpoint: str, label, order: int, when=None, active_prefix: str | None = None) -> None:
+def nav_item(endpoint: str, label, order: int, when=None, active_prefix: str | tuple[str, ...] | None = None) -> None:
     """Add (or replace) the navigation entry leading to ``endpoint``."""
     _ITEMS[endpoint] = NavItem(endpoint, label, order, when, active_prefix)
 
