@@ -198,7 +198,7 @@ def tenant_advance(slug):
 @click.argument("slug")
 @with_appcontext
 def tenant_gates(slug):
-    """Run the gate of SLUG's next stage without moving it."""
+    """Run the gate of SLUG's next stage without moving it; exit 1 when a check fails."""
     from core.delivery import gates  # noqa: F401
     from core.delivery.stages import next_stage, run_gate
 
@@ -208,7 +208,12 @@ def tenant_gates(slug):
         click.echo(f"{slug} is {found.stage}, the last stage")
         return
     click.echo(f"{slug}: {found.stage} → {target}")
-    _print_checks(run_gate(found, target))
+    checks = run_gate(found, target)
+    _print_checks(checks)
+    failed = sum(1 for check in checks if not check.passed)
+    if failed:
+        raise click.ClickException(f"{slug}: the {target} gate does not pass: "
+                                   f"{failed} {'check' if failed == 1 else 'checks'} of {len(checks)} failed")
 
 
 @tenant.command("accept")
