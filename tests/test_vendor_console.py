@@ -177,6 +177,26 @@ def test_the_create_operator_command(lendkit):
     assert weak.exit_code == 1 and "password" in weak.output
 
 
+def test_create_operator_without_a_password_and_without_a_terminal_says_so(lendkit):
+    result = lendkit("vendor", "create-operator", "--login", "kai", "--name", "Kai")  # stdin is no terminal
+    assert result.exit_code == 2, result.output
+    assert "--password is required when no terminal is there to ask for it" in result.output
+    assert "Aborted" not in result.output and "Password:" not in result.output
+    assert VendorOperator.by_login("kai") is None
+
+
+def test_create_operator_asks_for_the_password_at_a_terminal(app, monkeypatch):
+    from core.cli import cli
+    from core.vendor import cli as vendor_cli
+
+    monkeypatch.setattr(vendor_cli, "_interactive", lambda: True)
+    result = app.test_cli_runner().invoke(cli, ["vendor", "create-operator", "--login", "kai", "--name", "Kai"],
+                                          input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert "Password:" in result.output and PASSWORD not in result.output
+    assert VendorOperator.by_login("kai").name == "Kai"
+
+
 def test_the_console_seeds_the_demo_and_runs_the_acceptance_suite(console, operator, tenant_b):
     assert console.post("/console/tenants/beta/accept").status_code == 302  # operators only
     signed_in(console, operator)
