@@ -388,7 +388,7 @@ def tenant_list(as_json):
 @click.argument("slug", required=False)
 @with_appcontext
 def tenant_seed(slug):
-    """Load demo data: notices from tenants/<slug>/seed/, demo people and a listing per product
+    """Load demo data: notices from tenants/<slug>/seed/, demo people and a live listing per product
     on the sandbox bank (every tenant when SLUG is left out)."""
     from sqlalchemy import select
 
@@ -410,8 +410,12 @@ def tenant_seed(slug):
             except Exception as exc:  # seed_demo cleared what it made
                 raise click.ClickException(f"{item.slug}: seeding the demo failed, nothing of it was kept: "
                                            f"{type(exc).__name__}: {exc}") from exc
-        click.echo(f"{item.slug}: {count} notices, " + (f"{demo.listings} demo listings" if not demo.skipped
-                                                         else f"no demo listings ({demo.skipped})"))
+        notices = f"{count} notice" + ("" if count == 1 else "s")
+        if demo.skipped:
+            click.echo(f"{item.slug}: {notices}, no demo listings ({demo.skipped})")
+        else:
+            listings = f"{demo.listings} demo listing" + ("" if demo.listings == 1 else "s")
+            click.echo(f"{item.slug}: {notices}, {listings}" + (f" ({demo.added} new)" if demo.added else ""))
 
 
 @tenant.command("import")
