@@ -223,8 +223,7 @@ def tenant_gates(slug):
 @with_appcontext
 def tenant_accept(slug, locale):
     """Run SLUG's acceptance suite: a loan of each product and method through its whole life."""
-    from flask_babel import force_locale
-    from flask_babel import gettext as _
+    from flask_babel import force_locale, ngettext
 
     from core.delivery.acceptance import run_acceptance
 
@@ -241,12 +240,18 @@ def tenant_accept(slug, locale):
     with force_locale(locale):
         if not run.passed:
             if run.scenarios[-1]["passed"]:
-                raise click.ClickException(_("%(slug)s: %(passed)s of %(count)s acceptance loans lived their whole "
-                                             "life", slug=slug, passed=passed, count=len(loans)))
-            raise click.ClickException(_("%(slug)s: %(passed)s of %(count)s acceptance loans lived their whole life; "
-                                         "the books do not hold", slug=slug, passed=passed, count=len(loans)))
-        click.echo(_("%(slug)s: all %(passed)s acceptance loans lived their whole life and the books hold "
-                     "(run %(id)s)", slug=slug, passed=passed, id=run.id))
+                raise click.ClickException(ngettext(
+                    "%(slug)s: %(passed)s of %(num)d acceptance loan lived its whole life",
+                    "%(slug)s: %(passed)s of %(num)d acceptance loans lived their whole life",
+                    len(loans), slug=slug, passed=passed))
+            raise click.ClickException(ngettext(
+                "%(slug)s: %(passed)s of %(num)d acceptance loan lived its whole life; the books do not hold",
+                "%(slug)s: %(passed)s of %(num)d acceptance loans lived their whole life; the books do not hold",
+                len(loans), slug=slug, passed=passed))
+        click.echo(ngettext("%(slug)s: the %(num)d acceptance loan lived its whole life and the books hold "
+                            "(run %(id)s)",
+                            "%(slug)s: all %(num)d acceptance loans lived their whole life and the books hold "
+                            "(run %(id)s)", passed, slug=slug, id=run.id))
 
 
 @tenant.command("clear-demo")
