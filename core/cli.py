@@ -198,7 +198,7 @@ def tenant_advance(slug):
 @click.argument("slug")
 @with_appcontext
 def tenant_gates(slug):
-    """Run the gate of SLUG's next stage without moving it."""
+    """Run the gate of SLUG's next stage without moving it; exit 1 when a check fails."""
     from core.delivery import gates  # noqa: F401
     from core.delivery.stages import next_stage, run_gate
 
@@ -208,7 +208,12 @@ def tenant_gates(slug):
         click.echo(f"{slug} is {found.stage}, the last stage")
         return
     click.echo(f"{slug}: {found.stage} → {target}")
-    _print_checks(run_gate(found, target))
+    checks = run_gate(found, target)
+    _print_checks(checks)
+    failed = sum(1 for check in checks if not check.passed)
+    if failed:
+        raise click.ClickException(f"{slug}: the {target} gate does not pass: "
+                                   f"{failed} {'check' if failed == 1 else 'checks'} of {len(checks)} failed")
 
 
 @tenant.command("accept")
@@ -218,8 +223,7 @@ def tenant_gates(slug):
 @with_appcontext
 def tenant_accept(slug, locale):
     """Run SLUG's acceptance suite: a loan of each product and method through its whole life."""
-    from flask_babel import force_locale
-    from flask_babel import gettext as _
+    from flask_babel import force_locale, ngettext
 
     from core.delivery.acceptance import run_acceptance
 
@@ -236,12 +240,18 @@ def tenant_accept(slug, locale):
     with force_locale(locale):
         if not run.passed:
             if run.scenarios[-1]["passed"]:
-                raise click.ClickException(_("%(slug)s: %(passed)s of %(count)s acceptance loans lived their whole "
-                                             "life", slug=slug, passed=passed, count=len(loans)))
-            raise click.ClickException(_("%(slug)s: %(passed)s of %(count)s acceptance loans lived their whole life; "
-                                         "the books do not hold", slug=slug, passed=passed, count=len(loans)))
-        click.echo(_("%(slug)s: all %(passed)s acceptance loans lived their whole life and the books hold "
-                     "(run %(id)s)", slug=slug, passed=passed, id=run.id))
+                raise click.ClickException(ngettext(
+                    "%(slug)s: %(passed)s of %(num)d acceptance loan lived its whole life",
+                    "%(slug)s: %(passed)s of %(num)d acceptance loans lived their whole life",
+                    len(loans), slug=slug, passed=passed))
+            raise click.ClickException(ngettext(
+                "%(slug)s: %(passed)s of %(num)d acceptance loan lived its whole life; the books do not hold",
+                "%(slug)s: %(passed)s of %(num)d acceptance loans lived their whole life; the books do not hold",
+                len(loans), slug=slug, passed=passed))
+        click.echo(ngettext("%(slug)s: the %(num)d acceptance loan lived its whole life and the books hold "
+                            "(run %(id)s)",
+                            "%(slug)s: all %(num)d acceptance loans lived their whole life and the books hold "
+                            "(run %(id)s)", passed, slug=slug, id=run.id))
 
 
 @tenant.command("clear-demo")
@@ -383,7 +393,7 @@ def tenant_list(as_json):
 @click.argument("slug", required=False)
 @with_appcontext
 def tenant_seed(slug):
-    """Load demo data: notices from tenants/<slug>/seed/, demo people and a listing per product
+    """Load demo data: notices from tenants/<slug>/seed/, demo people and a live listing per product
     on the sandbox bank (every tenant when SLUG is left out)."""
     from sqlalchemy import select
 
@@ -405,8 +415,12 @@ def tenant_seed(slug):
             except Exception as exc:  # seed_demo cleared what it made
                 raise click.ClickException(f"{item.slug}: seeding the demo failed, nothing of it was kept: "
                                            f"{type(exc).__name__}: {exc}") from exc
-        click.echo(f"{item.slug}: {count} notices, " + (f"{demo.listings} demo listings" if not demo.skipped
-                                                         else f"no demo listings ({demo.skipped})"))
+        notices = f"{count} notice" + ("" if count == 1 else "s")
+        if demo.skipped:
+            click.echo(f"{item.slug}: {notices}, no demo listings ({demo.skipped})")
+        else:
+            listings = f"{demo.listings} demo listing" + ("" if demo.listings == 1 else "s")
+            click.echo(f"{item.slug}: {notices}, {listings}" + (f" ({demo.added} new)" if demo.added else ""))
 
 
 @tenant.command("import")

@@ -72,6 +72,21 @@ def test_the_cli_runs_the_suite_and_the_tested_gate_reads_the_run(tenant_b, lend
     assert db.session.scalar(select(func.count(AcceptanceRun.id))) == 1  # the recorded run was read, not redone
 
 
+def test_the_report_counts_in_the_singular_where_there_is_one(tenant_b, lendkit):
+    def one_month_bullet(products):
+        products[0]["terms_months"] = [1]
+        products[0]["repayment_methods"] = ["bullet"]
+
+    _products(tenant_b, one_month_bullet)
+    result = lendkit("tenant", "accept", "beta")
+    assert result.exit_code == 0, result.output
+    assert "[pass] personal: bullet, 1 month, " in result.output
+    assert "1 repayment collected by `lendkit daily`; paid off" in result.output
+    assert "beta: the 1 acceptance loan lived its whole life and the books hold" in result.output
+    assert "1 months" not in result.output and "1 repayments" not in result.output
+    assert "1 loans" not in result.output and "1 days " not in result.output
+
+
 def test_the_suite_is_written_in_the_language_of_whoever_runs_it(tenant_b, lendkit):
     """`--locale zh_CN`: scenarios, steps and report in Chinese, stored as such (plain strings, same shape)."""
     result = lendkit("tenant", "accept", "beta", "--locale", "zh_CN")

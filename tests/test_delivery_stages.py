@@ -168,10 +168,26 @@ def test_the_cli_prints_each_check_and_exits_non_zero_when_the_gate_fails(lendki
 
 def test_the_cli_prints_the_gate_in_english_whatever_the_tenant_s_language(lendkit, tenants_dir):
     result = lendkit("tenant", "gates", "beta")  # beta's site is Chinese; the demo gate visits its pages
-    assert result.exit_code == 0, result.output
     assert "beta: requirements → demo" in result.output
     assert "[pass] home page renders: GET / answered 200" in result.output
     assert "[FAIL] demo data loaded: 0 notices; run `lendkit tenant seed`" in result.output
+
+
+def test_gates_prints_every_check_and_exits_1_when_one_fails(lendkit, tenants_dir):
+    result = lendkit("tenant", "gates", "alpha")
+    assert result.exit_code == 1, result.output
+    assert "[pass] home page renders" in result.output and "[FAIL] demo data loaded" in result.output
+    assert "alpha: the demo gate does not pass: 2 checks of 4 failed" in result.output
+    assert db.session.query(StageChange).count() == 0  # gates changes nothing
+
+
+def test_gates_exits_0_when_every_check_passes(lendkit, tenant_a, tenants_dir):
+    tenant_a.stage = "demo"
+    db.session.commit()
+    record_sign_off(tenant_a, "Client CEO", recorded_by="op")
+    result = lendkit("tenant", "gates", "alpha")
+    assert result.exit_code == 0, result.output
+    assert "alpha: demo → confirmed" in result.output and "[FAIL]" not in result.output
 
 
 def test_the_cli_refuses_an_unknown_tenant(lendkit, tenants_dir):

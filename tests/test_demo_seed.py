@@ -56,6 +56,53 @@ def test_the_demo_gate_needs_a_listing_and_passes_once_seeded(tenant_a, lendkit)
     assert named["a listing renders"].passed and "answered 200" in named["a listing renders"].detail
 
 
+def _expire_demo_listings(tenant):
+    """What `lendkit daily` does on a day after the listings' funding deadline: they fail, bids are released."""
+    from datetime import timedelta
+
+    from core.lending.bidding import expire_listings
+    from core.tenancy.models import aware
+
+    with tenant_context(tenant):
+        latest = max(aware(deadline) for deadline in db.session.scalars(select(Loan.deadline)))
+        counts = expire_listings(now=latest + timedelta(days=1))
+        db.session.commit()
+    return counts
+
+
+def test_seed_lists_afresh_when_the_demo_listings_failed_and_the_gate_passes_again(tenant_a, lendkit):
+    assert lendkit("tenant", "seed", "alpha").exit_code == 0
+    first = _loans(tenant_a)
+    assert _expire_demo_listings(tenant_a)["failed"] == 2
+    assert {row.status for row in _loans(tenant_a)} == {"failed"}
+    named = {c.name: c for c in run_gate(tenant_a, "demo")}
+    assert not named["a listing renders"].passed and "lendkit tenant seed alpha" in named["a listing renders"].detail
+    with tenant_context(tenant_a):
+        users = db.session.scalar(select(func.count(User.id)))
+
+    result = lendkit("tenant", "seed", "alpha")
+    assert result.exit_code == 0 and "2 demo listings (2 new)" in result.output, result.output
+    loans = _loans(tenant_a)
+    fresh = [row for row in loans if row.id not in {old.id for old in first}]
+    assert sorted(row.product_code for row in fresh) == sorted(row.product_code for row in first)
+    for row in fresh:
+        assert row.status == "listed" and 0 < row.bid_total < row.amount
+    with tenant_context(tenant_a):
+        assert db.session.scalar(select(func.count(User.id))) == users  # the products' demo borrowers apply again
+    named = {c.name: c for c in run_gate(tenant_a, "demo")}
+    assert named["a listing renders"].passed, named["a listing renders"].detail
+
+
+def test_seeding_twice_after_the_listings_failed_adds_one_listing_per_product(tenant_a, lendkit):
+    _set_products(tenant_a, lambda products: products.__delitem__(0))  # one product: sme
+    assert lendkit("tenant", "seed", "alpha").exit_code == 0
+    _expire_demo_listings(tenant_a)
+    assert "1 demo listing (1 new)" in lendkit("tenant", "seed", "alpha").output
+    again = lendkit("tenant", "seed", "alpha")
+    assert again.exit_code == 0 and again.output.rstrip().endswith("1 demo listing"), again.output
+    assert [row.status for row in _loans(tenant_a)] == ["failed", "listed"]
+
+
 def test_demo_listings_stay_with_their_tenant(tenant_a, tenant_b, lendkit, client_b):
     lendkit("tenant", "seed", "alpha")
     alpha_loan = _loans(tenant_a)[0].id
@@ -138,9 +185,9 @@ def test_every_product_gets_its_own_borrower_even_two_of_one_type(tenant_a, lend
 def test_an_enterprise_only_tenant_seeds_once(tenant_a, lendkit):
     _set_products(tenant_a, lambda products: products.__delitem__(0))  # only the sme product is left
     first = lendkit("tenant", "seed", "alpha")
-    assert first.exit_code == 0 and "1 demo listings" in first.output, first.output
+    assert first.exit_code == 0 and "1 demo listing (1 new)" in first.output, first.output
     again = lendkit("tenant", "seed", "alpha")
-    assert again.exit_code == 0 and "1 demo listings" in again.output, again.output
+    assert again.exit_code == 0 and again.output.rstrip().endswith("1 demo listing"), again.output
     with tenant_context(tenant_a):
         assert db.session.scalar(select(func.count(Loan.id))) == 1
 

@@ -58,6 +58,10 @@ def test_the_example_renders_a_complete_tenant_folder_that_serves_its_brand(app,
     assert "欢迎来到安心贷" in text  # the seeded demo notice
     assert HostClient(app, "acme-credit.localhost").get("/_brand/logo.svg").status_code == 200
     assert "安心信息技术（深圳）有限公司" in (folder / "legal" / "terms.zh_CN.md").read_text(encoding="utf-8")
+    # no space between a Chinese name and the Chinese that follows it; the English documents keep theirs
+    assert "# 安心贷用户服务协议" in (folder / "legal" / "terms.zh_CN.md").read_text(encoding="utf-8")
+    privacy = (folder / "legal" / "privacy.zh_CN.md").read_text(encoding="utf-8")
+    assert "# 安心贷隐私政策" in privacy and "安心信息技术（深圳）有限公司仅收集" in privacy
 
 
 def test_awkward_answers_survive_rendering_exactly(app, lendkit, tenants_dir, tmp_path):

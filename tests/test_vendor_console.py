@@ -134,6 +134,44 @@ def test_the_stages_are_named_in_the_page_s_language(console, operator, tenant_a
     assert tenant_a.stage == "demo"
 
 
+def test_a_failing_gate_is_shown_first_and_its_advance_button_is_disabled(console, operator, tenant_a):
+    signed_in(console, operator)
+    page = console.get("/console/tenants/alpha").get_data(as_text=True)
+    blocked = page[page.index('data-gate="failing"'):page.index('<ul class="checks">')]
+    assert "2 checks fail:" in blocked and "demo data loaded" in blocked and "a listing renders" in blocked
+    assert "home page renders" not in blocked  # only the failing checks
+    assert "These checks must pass before Alpha Lending can advance to demo." in blocked
+    advance = page[page.index("/console/tenants/alpha/advance"):page.index("</form>", page.index("/console/tenants/alpha/advance"))]
+    assert 'class="button button-secondary" disabled aria-describedby="advance-hint"' in advance
+    assert "button-primary" not in advance and "Advance to demo" in advance
+    # the server refuses a forced advance all the same
+    refused = console.post("/console/tenants/alpha/advance", follow_redirects=True).get_data(as_text=True)
+    assert "The demo gate did not pass: 2 check(s) failed." in refused
+    db.session.refresh(tenant_a)
+    assert tenant_a.stage == "requirements" and db.session.query(StageChange).count() == 0
+    chinese = console.get("/console/tenants/alpha", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert 'data-gate="failing"' in chinese and "已载入演示数据" in chinese
+
+
+def test_a_passing_gate_offers_advance_as_the_primary_action(app, console, operator, tenant_a, tmp_path):
+    import shutil
+
+    from core.delivery.stages import record_sign_off
+    from testbed import TEST_TENANTS
+
+    shutil.copytree(TEST_TENANTS, tmp_path / "tenants")
+    (tmp_path / "tenants" / "alpha" / "requirements.yaml").write_text("client: {slug: alpha}\n")
+    app.config["LENDKIT_TENANTS_DIR"] = str(tmp_path / "tenants")
+    tenant_a.stage = "demo"
+    db.session.commit()
+    record_sign_off(tenant_a, "Client CEO", recorded_by="op")
+    signed_in(console, operator)
+    page = console.get("/console/tenants/alpha").get_data(as_text=True)
+    assert 'data-gate="failing"' not in page
+    advance = page[page.index("/console/tenants/alpha/advance"):page.index("</form>", page.index("/console/tenants/alpha/advance"))]
+    assert 'class="button button-primary"' in advance and "disabled" not in advance
+
+
 def test_actions_from_the_console_are_recorded_with_the_operator(console, operator, tenant_a):
     signed_in(console, operator)
     response = console.post("/console/tenants/alpha/advance", follow_redirects=True)
@@ -175,6 +213,26 @@ def test_the_create_operator_command(lendkit):
     assert VendorOperator.by_login("kai").name == "Kai"
     weak = lendkit("vendor", "create-operator", "--login", "lee", "--name", "Lee", "--password", "weakweak")
     assert weak.exit_code == 1 and "password" in weak.output
+
+
+def test_create_operator_without_a_password_and_without_a_terminal_says_so(lendkit):
+    result = lendkit("vendor", "create-operator", "--login", "kai", "--name", "Kai")  # stdin is no terminal
+    assert result.exit_code == 2, result.output
+    assert "--password is required when no terminal is there to ask for it" in result.output
+    assert "Aborted" not in result.output and "Password:" not in result.output
+    assert VendorOperator.by_login("kai") is None
+
+
+def test_create_operator_asks_for_the_password_at_a_terminal(app, monkeypatch):
+    from core.cli import cli
+    from core.vendor import cli as vendor_cli
+
+    monkeypatch.setattr(vendor_cli, "_interactive", lambda: True)
+    result = app.test_cli_runner().invoke(cli, ["vendor", "create-operator", "--login", "kai", "--name", "Kai"],
+                                          input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert "Password:" in result.output and PASSWORD not in result.output
+    assert VendorOperator.by_login("kai").name == "Kai"
 
 
 def test_the_console_seeds_the_demo_and_runs_the_acceptance_suite(console, operator, tenant_b):

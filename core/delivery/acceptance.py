@@ -36,6 +36,7 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from core.extensions import db
@@ -60,11 +61,13 @@ class Scenario:
     @property
     def name(self) -> str:
         """The scenario as a reader sees it, in the current locale."""
-        values = dict(product=self.product, method=self.method, months=self.months, amount=self.amount)
+        values = dict(product=self.product, method=self.method, amount=self.amount)
         if self.late:
-            return _("%(product)s: %(method)s, %(months)s months, %(amount)s minor units, first installment paid late",
-                     **values)
-        return _("%(product)s: %(method)s, %(months)s months, %(amount)s minor units", **values)
+            return ngettext("%(product)s: %(method)s, %(num)d month, %(amount)s minor units, first installment paid late",
+                            "%(product)s: %(method)s, %(num)d months, %(amount)s minor units, first installment paid late",
+                            self.months, **values)
+        return ngettext("%(product)s: %(method)s, %(num)d month, %(amount)s minor units",
+                        "%(product)s: %(method)s, %(num)d months, %(amount)s minor units", self.months, **values)
 
 
 @dataclass
@@ -178,9 +181,10 @@ def _list_and_fund(scenario: Scenario, cast, staff, outcome: Outcome) -> _Life:
     loan = get_loan(loan.id)
     _expect(loan.status == "repaying",
             _("fully bid, the loan is %(status)s, not disbursed and repaying", status=loan.status))
-    step(_("funded by %(count)s investors and disbursed: service fee %(fee)s, reserve contribution %(reserve)s",
-           count=len(investors), fee=_money(loan.service_fee, currency),
-           reserve=_money(loan.reserve_contribution, currency)))
+    step(ngettext("funded by %(num)d investor and disbursed: service fee %(fee)s, reserve contribution %(reserve)s",
+                  "funded by %(num)d investors and disbursed: service fee %(fee)s, reserve contribution %(reserve)s",
+                  len(investors), fee=_money(loan.service_fee, currency),
+                  reserve=_money(loan.reserve_contribution, currency)))
 
     contracts = db.session.scalars(select(LoanContract).where(LoanContract.loan_id == loan.id)).all()
     locales = sorted(c.locale for c in contracts)
@@ -224,9 +228,11 @@ def _check_late(life: _Life) -> None:
     expected = product["late_fee"] > 0 or Decimal(str(product["penalty_daily_rate"])) > 0
     _expect(first.penalty + first.late_fee > 0 or not expected,
             _("no penalty interest or late fee was charged on the overdue installment"))
-    life.outcome.steps.append(_("first installment overdue after the %(days)s grace days: late fee %(late_fee)s, "
-                                "penalty %(penalty)s (minor units)", days=product["grace_days"],
-                                late_fee=first.late_fee, penalty=first.penalty))
+    life.outcome.steps.append(ngettext("first installment overdue after the %(num)d grace day: late fee %(late_fee)s, "
+                                       "penalty %(penalty)s (minor units)",
+                                       "first installment overdue after the %(num)d grace days: late fee %(late_fee)s, "
+                                       "penalty %(penalty)s (minor units)", product["grace_days"],
+                                       late_fee=first.late_fee, penalty=first.penalty))
 
 
 def _check_paid_off(life: _Life) -> None:
@@ -239,8 +245,9 @@ def _check_paid_off(life: _Life) -> None:
                                          outstanding=loan.principal_outstanding))
     repaid = db.session.scalar(select(func.count(Repayment.id)).where(Repayment.loan_id == loan.id,
                                                                       Repayment.state == "done"))
-    life.outcome.steps.append(_("%(count)s repayments collected by %(command)s; paid off", count=repaid,
-                                command="`lendkit daily`"))
+    life.outcome.steps.append(ngettext("%(num)d repayment collected by %(command)s; paid off",
+                                       "%(num)d repayments collected by %(command)s; paid off", repaid,
+                                       command="`lendkit daily`"))
     claims = dict(db.session.execute(select(Claim.holder_id, Claim.share).where(Claim.loan_id == loan.id)).all())
     received = dict(db.session.execute(
         select(Distribution.holder_id, func.sum(Distribution.principal))
@@ -249,8 +256,9 @@ def _check_paid_off(life: _Life) -> None:
         .group_by(Distribution.holder_id)).all())
     _expect({k: int(v) for k, v in received.items()} == claims,
             _("investors did not get exactly their principal back"))
-    life.outcome.steps.append(_("each of %(count)s investors received their principal back to the cent",
-                                count=len(claims)))
+    life.outcome.steps.append(ngettext("%(num)d investor received their principal back to the cent",
+                                       "each of %(num)d investors received their principal back to the cent",
+                                       len(claims)))
 
 
 def _fail(outcome: Outcome, exc: Exception) -> None:
@@ -307,10 +315,12 @@ def _live_all(suite: list[Scenario], cast) -> list[Outcome]:
     differences = reconcile_every_day()
     books.passed = not problems and not differences
     if books.passed:
-        books.detail = _("%(count)s days reconciled, no difference", count=len(days))
+        books.detail = ngettext("%(num)d day reconciled, no difference", "%(num)d days reconciled, no difference",
+                                len(days))
     else:  # the ledger's own problems are shown as they come
-        books.detail = "; ".join(problems[:3]) or _(
-            "%(count)s differences between the ledger and the bank", count=len(differences))
+        books.detail = "; ".join(problems[:3]) or ngettext(
+            "%(num)d difference between the ledger and the bank", "%(num)d differences between the ledger and the bank",
+            len(differences))
     outcomes.append(books)
     return outcomes
 

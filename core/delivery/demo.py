@@ -52,10 +52,13 @@ FUNDED_SHARE = (2, 5)
 
 @dataclass(frozen=True)
 class DemoSeed:
+    #: Loans listed now, after seeding.
     listings: int
     created: bool
     #: Why nothing was seeded, when nothing was.
     skipped: str = ""
+    #: Listings this seed added.
+    added: int = 0
 
 
 class DemoCast(Cast):
@@ -101,8 +104,11 @@ def _borrower_mobile(tenant, kind: str) -> str:
 def seed_demo(tenant) -> DemoSeed:
     """Seed ``tenant`` (bound) with demo people and one part-funded listing per product.
 
-    Idempotent: a product that already has a loan gets no other. All or nothing: when seeding
-    fails, every demo row is cleared again (see :func:`clear_demo`) and the error raised.
+    Idempotent: a product with a live listing (listed, its funding deadline not passed) gets no
+    other; a product whose loans have all left the listing (failed at their deadline, funded,
+    closed) gets a fresh one, so the demo gate's "a listing renders" passes again after a seed.
+    All or nothing: when seeding fails, every demo row is cleared again (see :func:`clear_demo`)
+    and the error raised.
     """
     from core.lending.models import Loan
 
@@ -111,13 +117,13 @@ def seed_demo(tenant) -> DemoSeed:
     if not _before_configured(tenant):
         return DemoSeed(0, False, f"{tenant.slug} has been configured for real providers; demo money would mix with real books")
     try:
-        created = _seed(tenant)
+        added = _seed(tenant)
     except Exception:
         db.session.rollback()
         _wipe(tenant)
         raise
     listed = db.session.scalar(select(db.func.count(Loan.id)).where(Loan.status == "listed")) or 0
-    return DemoSeed(listed, created)
+    return DemoSeed(listed, bool(added), added=added)
 
 
 def seed_tenant(tenant) -> tuple[int, DemoSeed]:
@@ -132,11 +138,37 @@ def seed_tenant(tenant) -> tuple[int, DemoSeed]:
     return notices, seed_demo(tenant)
 
 
-def _seed(tenant) -> bool:
+def _live_listing(product_code: str):
+    """The id of a loan of the product that is listed and still open for bids, or None."""
+    from core.lending.models import Loan
+    from core.tenancy.models import utcnow
+
+    return db.session.scalar(select(Loan.id).where(
+        Loan.product_code == product_code, Loan.status == "listed",
+        db.or_(Loan.deadline.is_(None), Loan.deadline > utcnow())).limit(1))
+
+
+def _reusable_borrower(product_code: str):
+    """The borrower of the product's latest loan, when that person may apply again: no application
+    in progress and nothing owed here (a demo listing that failed at its deadline, say); else None."""
+    from core.accounts.models import User
+    from core.lending.applications import IN_PROGRESS
+    from core.lending.models import OWING_STATES, Loan
+
+    borrower_id = db.session.scalar(select(Loan.borrower_id).where(Loan.product_code == product_code)
+                                    .order_by(Loan.id.desc()).limit(1))
+    if borrower_id is None:
+        return None
+    busy = db.session.scalar(select(Loan.id).where(Loan.borrower_id == borrower_id,
+                                                   Loan.status.in_(IN_PROGRESS + OWING_STATES)).limit(1))
+    return None if busy is not None else db.session.get(User, borrower_id)
+
+
+def _seed(tenant) -> int:
+    """Seed the demo; returns the number of listings added."""
     from core.accounts.models import User
     from core.custody.service import open_platform
     from core.delivery.rehearsal import best_profile
-    from core.lending.models import Loan
     from core.lending.products import products_of
 
     names = NAMES.get(tenant.default_locale, NAMES["en"])
@@ -156,19 +188,21 @@ def _seed(tenant) -> bool:
             cast.user("investor", name=name, mobile=mobile, funds=100_000_000, locale=locale)
     risk = User.by_mobile(tenant, DEMO_PEOPLE["risk_officer"])
     investors = [User.by_mobile(tenant, mobile) for mobile in DEMO_PEOPLE["investors"]]
-    created = False
+    added = 0
     for index, product in enumerate(products_of(tenant)):
-        if db.session.scalar(select(Loan.id).where(Loan.product_code == product["code"]).limit(1)) is not None:
+        if _live_listing(product["code"]) is not None:
             continue
         profile = best_profile(tenant, product)
         if profile is None:
             continue
         kind = product["borrower_type"]
-        mobile = _borrower_mobile(tenant, kind)
-        if kind == "person":
+        borrower = _reusable_borrower(product["code"])  # the product's demo borrower applies again
+        if borrower is None and kind == "person":
+            mobile = _borrower_mobile(tenant, kind)
             borrower = cast.user("borrower", "investor", name=names["borrower"], mobile=mobile,
                                  profile=profile, locale=locale)
-        else:
+        elif borrower is None:
+            mobile = _borrower_mobile(tenant, kind)
             borrower = cast.user("borrower", kind="enterprise", name=names["enterprise"], company=names["company"],
                                  mobile=mobile, profile=profile, locale=locale)
         terms = sorted(product["terms_months"])
@@ -185,8 +219,8 @@ def _seed(tenant) -> bool:
             bid = min(bid, cap // step * step)
         if product["min_bid"] <= bid < loan.amount:  # a demo listing stays open: part-funded, never full
             cast.fund(loan, [investors[index % len(investors)]], [bid])
-        created = True
-    return created
+        added += 1
+    return added
 
 
 #: Tenant-owned tables a demo wipe keeps: the site's configuration, its notices and the audit trail.
