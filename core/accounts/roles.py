@@ -13,7 +13,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
+
 from core.accounts.models import CUSTOMER_ROLES, STAFF_ROLES
+
+#: What each role is called on the pages (the account page, the staff console, the audit log).
+ROLE_LABELS = {
+    "borrower": _l("Borrower"), "investor": _l("Investor"), "tenant_admin": _l("Tenant administrator"),
+    "reviewer": _l("Reviewer"), "risk_officer": _l("Risk officer"), "finance": _l("Finance"),
+    "support": _l("Customer support"),
+}
+
+
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,6 @@ def queues_for(user) -> list[Queue]:
                                   .limit(1)).first()
         yesterday = today - timedelta(days=1)
         done = _count(select(func.count(ReconciliationRun.id)).where(ReconciliationRun.day == yesterday))
-        lines = []
         if last is None:
             text = _("No reconciliation has run yet.")
         elif last.status == "clean":
@@ -111,12 +110,9 @@ def queues_for(user) -> list[Queue]:
         else:
             text = ngettext("Last run: %(day)s, %(num)d difference.", "Last run: %(day)s, %(num)d differences.",
                             last.difference_count, day=last.day.isoformat())
-        if done:
-            lines.append((_("Yesterday (%(day)s) is reconciled.", day=yesterday.isoformat()),
-                          url_for("finance.reconciliation")))
-        else:
-            lines.append((_("Yesterday (%(day)s) is not reconciled yet.", day=yesterday.isoformat()),
-                          url_for("finance.reconciliation")))
+        lines = [(_("Yesterday (%(day)s) is reconciled.", day=yesterday.isoformat()) if done
+                  else _("Yesterday (%(day)s) is not reconciled yet.", day=yesterday.isoformat()),
+                  url_for("finance.reconciliation"))]
         bad = last is not None and last.status != "clean"
         found.append(Queue(_("Reconciliation"), last.difference_count if last is not None else 0, text,
                            url_for("finance.reconciliation_run", run_id=last.id) if last is not None

@@ -29,6 +29,7 @@ from core.accounts.forms import (
 from core.accounts.limits import code_limits, login_limits, register_limits
 from core.accounts.models import User
 from core.accounts.policy import AccountRefused
+from core.accounts.roles import role_label
 from core.accounts.signin import (
     check_password_login,
     check_totp,
@@ -42,6 +43,7 @@ from core.i18n import current_locale
 from core.web.nav import nav_item
 
 accounts = Blueprint("accounts", __name__, url_prefix="/accounts")
+accounts.add_app_template_global(role_label)
 
 #: A password-checked staff member has this long to give the TOTP code.
 PENDING_SECONDS = 300

@@ -92,18 +92,15 @@ KEY_LABELS = {
     "user": _l("User"),
 }
 
-ROLE_LABELS = {
-    "borrower": _l("Borrower"), "investor": _l("Investor"), "tenant_admin": _l("Tenant administrator"),
-    "reviewer": _l("Reviewer"), "risk_officer": _l("Risk officer"), "finance": _l("Finance"),
-    "support": _l("Customer support"),
-}
 KIND_LABELS = {"person": _l("Personal"), "enterprise": _l("Enterprise")}
 
 
 def _coded(key: str, value: str, event: str) -> str | None:
     """A code stored in the details, in words, when this key holds a known code."""
     if key in ("role", "roles"):
-        return str(ROLE_LABELS.get(value, value))
+        from core.accounts.roles import role_label
+
+        return role_label(value)
     if key == "kind" and value in KIND_LABELS:
         return str(KIND_LABELS[value])
     if key == "step" and event.startswith("loan.review."):
