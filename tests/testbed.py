@@ -203,3 +203,36 @@ def staff_with_totp(app, slug: str, mobile: str, roles=("tenant_admin",), passwo
 
     with app.app_context():
         return Kit(app).staff(Tenant.by_slug(slug), mobile, roles=roles, password=password)
+
+
+def web_session(client, world, user):
+    """A browser session on ``client`` (a :class:`HostClient`) for ``user`` of ``world``'s tenant, opened directly
+    (staff pass the second factor); returns the client."""
+    from core.accounts.signin import open_session
+
+    token = open_session(world.tenant, user, kind="web", second_factor=True)
+    db.session.commit()
+    with client.client.session_transaction(base_url=f"http://{client.host}") as session:
+        session["tenant_id"] = world.tenant.id
+        session["_user_id"] = token
+        session["_fresh"] = True
+    return client
+
+
+def page_sign_in(page, url: str, mobile: str, password: str, totp_secret: str | None = None) -> None:
+    """Sign in through the real pages in a Playwright ``page`` (``url``: the site's login page); with
+    ``totp_secret`` (a staff member) the code of the second step is typed too."""
+    import time
+
+    page.goto(url)
+    page.fill("input[name=mobile]", mobile)
+    page.fill("input[name=password]", password)
+    page.locator("form button[type=submit]").first.click()
+    if totp_secret is None:
+        page.wait_for_load_state()
+        return
+    page.wait_for_url("**/two-factor**")
+    totp = pyotp.TOTP(totp_secret)
+    page.fill("input[name=code]", totp.generate_otp(totp.timecode(time.time())))
+    page.locator("form button[type=submit]").first.click()
+    page.wait_for_load_state()

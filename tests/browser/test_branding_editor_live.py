@@ -1,10 +1,8 @@
 """A tenant admin changes the site's colours and name in the branding editor; the site shows it."""
-import time
 
-import pyotp
 import pytest
 
-from testbed import staff_with_totp
+from testbed import page_sign_in, staff_with_totp
 
 pytestmark = pytest.mark.browser
 
@@ -15,16 +13,8 @@ def create_admin(live_server, slug, mobile):
     return staff_with_totp(live_server.app, slug, mobile, password=PASSWORD)
 
 
-def sign_in(page, live_server, slug, mobile, secret):
-    page.goto(live_server.url(slug, "/accounts/login"))
-    page.fill("input[name=mobile]", mobile)
-    page.fill("input[name=password]", PASSWORD)
-    page.locator("form button[type=submit]").first.click()
-    page.wait_for_url("**/two-factor**")
-    totp = pyotp.TOTP(secret)
-    page.fill("input[name=code]", totp.generate_otp(totp.timecode(time.time())))
-    page.locator("form button[type=submit]").first.click()
-    page.wait_for_load_state()
+def sign_in(page, live_server, slug, mobile, secret=None):
+    page_sign_in(page, live_server.url(slug, "/accounts/login"), mobile, PASSWORD, secret)
 
 
 def test_the_branding_editor_previews_live_and_changes_the_site(live_server, page, screenshot):

@@ -3,12 +3,10 @@
 Screenshots (test-artifacts/screenshots/): the products editor in English and
 Chinese, at desktop and phone width, a refused save, and the rules editor.
 """
-import time
 
-import pyotp
 import pytest
 
-from testbed import staff_with_totp
+from testbed import page_sign_in, staff_with_totp
 
 pytestmark = pytest.mark.browser
 
@@ -37,18 +35,7 @@ def create_borrower(live_server, slug, mobile):
 
 
 def sign_in(page, live_server, slug, mobile, secret=None):
-    page.goto(live_server.url(slug, "/accounts/login"))
-    page.fill("input[name=mobile]", mobile)
-    page.fill("input[name=password]", PASSWORD)
-    page.locator("form button[type=submit]").first.click()
-    if secret is None:
-        page.wait_for_load_state()
-        return
-    page.wait_for_url("**/two-factor**")
-    totp = pyotp.TOTP(secret)
-    page.fill("input[name=code]", totp.generate_otp(totp.timecode(time.time())))
-    page.locator("form button[type=submit]").first.click()
-    page.wait_for_load_state()
+    page_sign_in(page, live_server.url(slug, "/accounts/login"), mobile, PASSWORD, secret)
 
 
 def no_horizontal_scroll(page) -> bool:

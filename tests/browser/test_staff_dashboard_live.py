@@ -1,28 +1,18 @@
 """A tenant admin opens the staff console: today's queues with counts, every staff page in the staff menu
 (none of them among the customer links), and yesterday's reconciliation run from its page."""
-import time
 from datetime import timedelta
 
-import pyotp
 import pytest
 
-from testbed import staff_with_totp
+from testbed import page_sign_in, staff_with_totp
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "Admin-pass-2026"
 
 
-def sign_in(page, live_server, slug, mobile, secret):
-    page.goto(live_server.url(slug, "/accounts/login"))
-    page.fill("input[name=mobile]", mobile)
-    page.fill("input[name=password]", PASSWORD)
-    page.locator("form button[type=submit]").first.click()
-    page.wait_for_url("**/two-factor**")
-    totp = pyotp.TOTP(secret)
-    page.fill("input[name=code]", totp.generate_otp(totp.timecode(time.time())))
-    page.locator("form button[type=submit]").first.click()
-    page.wait_for_load_state()
+def sign_in(page, live_server, slug, mobile, secret=None):
+    page_sign_in(page, live_server.url(slug, "/accounts/login"), mobile, PASSWORD, secret)
 
 
 def test_the_staff_dashboard_shows_todays_queues_and_reconciles_yesterday(live_server, page, screenshot):

@@ -3,20 +3,7 @@ import pytest
 
 from core.lending.lifecycle import get_loan
 from lending_support import PASSWORD, TX_PASSWORD
-
-
-def sign_in(client, world, user):
-    """A browser session for ``user`` (staff pass the second factor)."""
-    from core.accounts.signin import open_session
-    from core.extensions import db
-
-    token = open_session(world.tenant, user, kind="web", second_factor=True)
-    db.session.commit()
-    with client.client.session_transaction(base_url=f"http://{client.host}") as session:
-        session["tenant_id"] = world.tenant.id
-        session["_user_id"] = token
-        session["_fresh"] = True
-    return client
+from testbed import web_session as sign_in
 
 
 @pytest.mark.parametrize("locale,text", [("en", "Borrowing on other platforms"), ("zh_CN", "Loans")])

@@ -10,19 +10,7 @@ from core.lending.daily import run_day
 from core.lending.lifecycle import get_loan
 from core.lending.models import Installment
 from core.lending.overdue import add_collection_note
-
-
-def sign_in(client, world, user):
-    """A browser session for ``user`` (staff pass the second factor)."""
-    from core.accounts.signin import open_session
-
-    token = open_session(world.tenant, user, kind="web", second_factor=True)
-    db.session.commit()
-    with client.client.session_transaction(base_url=f"http://{client.host}") as session:
-        session["tenant_id"] = world.tenant.id
-        session["_user_id"] = token
-        session["_fresh"] = True
-    return client
+from testbed import web_session as sign_in
 
 
 @pytest.fixture
