@@ -91,7 +91,9 @@ class TenantDomain(Domain):
         for dirname in directories:
             catalog = support.Translations.load(dirname, [key[0]], self.domain[0])
             translations.merge(catalog)
-            if hasattr(catalog, "plural"):
+            # a missing catalog loads as NullTranslations, whose plural rule is English's (n != 1): taking it
+            # would make every zh_CN ngettext() with n != 1 look up a second form zh_CN does not have
+            if isinstance(catalog, support.Translations):
                 translations.plural = catalog.plural
         self.cache[key] = translations
         return translations

@@ -57,6 +57,19 @@ def test_money_is_formatted_from_minor_units_for_the_locale(app, tenant_a):
             assert percent(Decimal("0.0825")) == "8.25%"
 
 
+def test_plurals_follow_the_locales_rule_for_a_tenant_without_its_own_catalog(app, tenant_a):
+    """zh_CN has one plural form: a count other than 1 is translated too (not left in English)."""
+    from flask_babel import ngettext
+
+    with app.test_request_context("/"):
+        g.tenant = tenant_a  # alpha has no catalog of its own
+        with force_locale("zh_CN"):
+            for n in (0, 1, 2):
+                assert ngettext("%(num)d investor so far", "%(num)d investors so far", n) == f"已有 {n} 位出借人"
+        with force_locale("en"):
+            assert ngettext("%(num)d investor so far", "%(num)d investors so far", 2) == "2 investors so far"
+
+
 def test_a_tenant_can_reword_any_string_with_its_own_catalog(app, client_a, tmp_path):
     import shutil
 
