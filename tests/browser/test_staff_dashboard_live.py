@@ -45,3 +45,22 @@ def test_the_staff_dashboard_shows_todays_queues_and_reconciles_yesterday(live_s
     page.goto(live_server.url("demo-en", "/staff/"))
     assert f"Yesterday ({yesterday}) is reconciled." in page.content()
     screenshot(page, "demo-en-staff-dashboard-reconciled-en")
+
+
+def test_the_staff_console_speaks_chinese_on_the_chinese_site(live_server, page, screenshot):
+    secret = staff_with_totp(live_server.app, "demo-cn", "13900000082", password=PASSWORD)
+    sign_in(page, live_server, "demo-cn", "13900000082", secret)
+    page.goto(live_server.url("demo-cn", "/staff/"))
+    assert page.get_by_role("heading", level=1).inner_text() == "今日待办"
+    queues = page.locator("[data-queue] h2").all_inner_texts()
+    for title in ("借款初审", "借款风控复审", "标的", "对账"):
+        assert title in queues, queues
+    assert "0 笔借款申请待审" in page.locator("main").inner_text()  # a count of 0 in Chinese too
+    screenshot(page, "demo-cn-staff-dashboard-zh_CN")
+    page.goto(live_server.url("demo-cn", "/staff/collection"))
+    assert "逾期及违约借款" in page.locator("main").inner_text()  # the demo has no overdue loan: the list says so
+    screenshot(page, "demo-cn-staff-collection-zh_CN")
+    page.goto(live_server.url("demo-cn", "/staff/audit"))
+    text = page.locator("main").inner_text()
+    assert "已登录" in text and "login.succeeded" not in text  # events in words
+    screenshot(page, "demo-cn-staff-audit-zh_CN")
