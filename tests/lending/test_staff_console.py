@@ -112,11 +112,11 @@ def test_staff_of_another_tenant_see_none_of_it(world, people, busy_day, client_
     number = busy_day.late_number
     secret = kit.staff(tenant_b, "13900000091", roles=("tenant_admin",))
     kit.web_login(client_b, "13900000091", totp_secret=secret)
-    dashboard = client_b.get("/staff/").get_data(as_text=True)
-    assert "0 loans overdue or defaulted" in dashboard and "Promised to pay" not in dashboard
-    assert "0 loan applications waiting" in dashboard
+    dashboard = client_b.get("/staff/").get_data(as_text=True)  # beta's site is in Chinese
+    assert "0 笔借款逾期或违约" in dashboard and "承诺还款" not in dashboard
+    assert "0 笔借款申请待审" in dashboard
     collection = client_b.get("/staff/collection").get_data(as_text=True)
     assert number not in collection and "collection-list" not in collection  # no table: beta has no overdue loan
     audit = client_b.get("/staff/audit").get_data(as_text=True)
-    assert "Loan review: approved" not in audit and "Collection note recorded" not in audit
+    assert "借款审核：通过" not in audit and "已记录催收备注" not in audit
     assert number not in client_b.get("/staff/loans").get_data(as_text=True)
